@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm-persona: out-of-tree build, tests and demo.
+#
+#   make                 build src/kvm-persona.ko against KDIR
+#   make check           everything the CI runs (see README.md)
+#   make demo            boot the test host and show a Xen guest at work
+
+-include .cache/env.sh
+
+# Default KDIR: the running kernel's build tree, else the stock Debian 6.1
+# headers that scripts/deps.sh installs.
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(origin KDIR),undefined)
+KDIR := $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR))
+endif
+export CONFIG_KVM_PERSONA ?= m
+
+PWD := $(shell pwd)
+
+all: module
+
+module:
+	@if [ -z "$(KDIR)" ]; then \
+		echo "no kernel build tree: run scripts/deps.sh or pass KDIR=" >&2; \
+		exit 1; \
+	fi
+	$(MAKE) -C $(KDIR) M=$(PWD)/src modules
+
+deps:
+	scripts/deps.sh
+
+selftests: deps
+	$(MAKE) -C selftests
+
+check: deps
+	scripts/check.sh
+
+demo: deps
+	scripts/demo.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD)/src clean 2>/dev/null || true
+	$(MAKE) -C selftests clean 2>/dev/null || true
+
+.PHONY: all module deps selftests check demo clean

@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything the build and the test host need, from Debian's
+# registry only (bookworm + bookworm-backports).  Idempotent: a second run
+# with everything present does no network I/O beyond "apt-get update" when
+# something is missing.
+#
+# Outputs (under $CACHE, default .cache/ in the tree):
+#   kernel/<ver>/vmlinuz, kernel/<ver>/modules/   - stock test-host kernel
+#   linux-source-6.1/                            - upstream tree for selftests
+#   env.sh                                       - KVER/KDIR/... for make
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${CACHE:-$ROOT/.cache}
+mkdir -p "$CACHE"
+
+log() { echo "deps: $*" >&2; }
+
+# bookworm-backports, with the URIs and keyring of the existing Debian source.
+enable_backports()
+{
+	local f=/etc/apt/sources.list.d/kvm-persona-backports.sources
+	[ -e "$f" ] && return 0
+	local src uris signed
+	for src in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$src" ] || continue
+		if awk '/^Suites:/ && / bookworm( |$)/ {f=1} END {exit !f}' "$src"; then
+			# Take the stanza that carries the plain "bookworm" suite.
+			uris=$(awk -v RS= '/Suites:[^\n]* bookworm( |\n|$)/' "$src" |
+				sed -n 's/^URIs:[[:space:]]*//p' | head -n1)
+			signed=$(awk -v RS= '/Suites:[^\n]* bookworm( |\n|$)/' "$src" |
+				sed -n 's/^Signed-By:[[:space:]]*//p' | head -n1)
+			break
+		fi
+	done
+	if [ -z "${uris:-}" ] && [ -e /etc/apt/sources.list ]; then
+		uris=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' \
+			/etc/apt/sources.list)
+	fi
+	if [ -z "${uris:-}" ]; then
+		log "cannot find the system's Debian bookworm source"
+		exit 1
+	fi
+	{
+		echo "Types: deb"
+		echo "URIs: $uris"
+		echo "Suites: bookworm-backports"
+		echo "Components: main"
+		[ -n "${signed:-}" ] && echo "Signed-By: $signed"
+	} >"$f"
+	log "enabled bookworm-backports from $uris"
+	APT_UPDATED=
+}
+
+APT_UPDATED=
+apt_update()
+{
+	[ -n "$APT_UPDATED" ] && return 0
+	apt-get update -qq
+	APT_UPDATED=1
+}
+
+apt_install()
+{
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "${p%%/*}" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	apt_update
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+need_cmd_ver()
+{
+	# qemu-system-x86 from backports must be >= 10
+	local v
+	v=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
+	case "$v" in
+	1:1[0-9].*) return 0 ;;
+	esac
+	return 1
+}
+
+enable_backports
+if [ -z "$(apt-cache policy qemu-system-x86 2>/dev/null | grep bookworm-backports)" ]; then
+	apt_update
+fi
+
+apt_install busybox-static cpio kmod gzip xz-utils rsync bc flex bison \
+	libelf-dev libssl-dev pkg-config sparse zstd e2fsprogs
+
+if ! need_cmd_ver; then
+	apt_update
+	log "installing QEMU from bookworm-backports"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends -t bookworm-backports \
+		qemu-system-x86 qemu-utils >/dev/null
+fi
+
+# The stock 6.1 ABI that linux-image-amd64 points at now.
+resolve_kver()
+{
+	local dep
+	dep=$(apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/.*Depends: linux-image-\(6\.1\.0-[0-9]*-amd64\)$/\1/p' |
+		head -n1)
+	if [ -z "$dep" ]; then
+		apt_update
+		dep=$(apt-cache depends linux-image-amd64 |
+			sed -n 's/.*Depends: linux-image-\(6\.1\.0-[0-9]*-amd64\)$/\1/p' |
+			head -n1)
+	fi
+	echo "$dep"
+}
+
+KVER=${KVER:-}
+if [ -z "$KVER" ] && [ -e "$CACHE/env.sh" ]; then
+	# shellcheck disable=SC1091
+	. "$CACHE/env.sh"
+	[ -d "/usr/src/linux-headers-$KVER" ] || KVER=
+fi
+[ -n "$KVER" ] || KVER=$(resolve_kver)
+[ -n "$KVER" ] || { log "cannot resolve the 6.1 kernel ABI"; exit 1; }
+
+apt_install "linux-headers-$KVER" linux-source-6.1
+
+# The test-host kernel: extracted, never installed on the build machine.
+KDIR_IMG=$CACHE/kernel/$KVER
+if [ ! -e "$KDIR_IMG/vmlinuz" ]; then
+	apt_update
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq "linux-image-$KVER-unsigned" 2>/dev/null ||
+		apt-get download -qq "linux-image-$KVER")
+	mkdir -p "$KDIR_IMG/x"
+	dpkg-deb -x "$tmp"/linux-image-*.deb "$KDIR_IMG/x"
+	cp "$KDIR_IMG/x/boot/vmlinuz-$KVER" "$KDIR_IMG/vmlinuz"
+	mv "$KDIR_IMG/x/lib/modules/$KVER" "$KDIR_IMG/modules"
+	cp "$KDIR_IMG/x/boot/config-$KVER" "$KDIR_IMG/config"
+	rm -rf "$KDIR_IMG/x" "$tmp"
+	log "extracted test-host kernel $KVER"
+fi
+
+# linux-source-6.1 tree for the KVM selftest library (built, never copied).
+SRC=$CACHE/linux-source-6.1
+if [ ! -e "$SRC/.extracted" ]; then
+	rm -rf "$SRC"
+	mkdir -p "$SRC"
+	tarball=$(ls /usr/src/linux-source-6.1.tar.* | head -n1)
+	tar -C "$SRC" --strip-components=1 -xf "$tarball"
+	touch "$SRC/.extracted"
+	log "extracted $(basename "$tarball")"
+fi
+
+cat >"$CACHE/env.sh" <<EOT
+KVER=$KVER
+KDIR=/usr/src/linux-headers-$KVER
+TEST_KERNEL=$KDIR_IMG
+LINUX_SRC=$SRC
+EOT
+log "ready: kernel $KVER"

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Xen hypercalls: the hypercall page, and the VMCALL/VMMCALL dispatch.
+ *
+ * Calls the kernel can answer are answered here; everything else leaves
+ * KVM_RUN as KVM_EXIT_XEN for the VMM, which hands back the result in
+ * run->xen.u.hcall.result.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kvm_host.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <xen/interface/xen.h>
+#include <xen/interface/version.h>
+
+#include "persona.h"
+
+#define XEN_HCALL_STUB_SIZE	32
+
+/*
+ * Each 32-byte stub is "mov $nr, %eax; vmcall/vmmcall; ret", padded with
+ * int3.  The instruction is the host vendor's, so it never needs KVM's
+ * #UD emulation.
+ */
+static int persona_xen_fill_hypercall_page(struct kvm_vcpu *vcpu, u64 gpa)
+{
+	u8 *page, *stub;
+	u32 nr;
+	int r;
+
+	page = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!page)
+		return -ENOMEM;
+
+	memset(page, 0xcc, PAGE_SIZE);
+	for (nr = 0; nr < PAGE_SIZE / XEN_HCALL_STUB_SIZE; nr++) {
+		stub = page + nr * XEN_HCALL_STUB_SIZE;
+		stub[0] = 0xb8;
+		memcpy(stub + 1, &nr, sizeof(nr));
+		persona_kvm_patch_hypercall(vcpu, stub + 5);
+		stub[8] = 0xc3;
+	}
+
+	r = kvm_vcpu_write_guest(vcpu, gpa, page, PAGE_SIZE) ? 1 : 0;
+	kfree(page);
+	return r;
+}
+
+/* Without interception the VMM supplies the pages, 32- and 64-bit. */
+static int persona_xen_copy_blob_page(struct persona_vm *pvm,
+				      struct kvm_vcpu *vcpu, bool lm,
+				      u32 page_num, u64 gpa)
+{
+	u64 blob_addr;
+	u8 blob_size;
+	void *page;
+	int r;
+
+	mutex_lock(&pvm->lock);
+	blob_addr = lm ? pvm->blob_addr_64 : pvm->blob_addr_32;
+	blob_size = lm ? pvm->blob_size_64 : pvm->blob_size_32;
+	mutex_unlock(&pvm->lock);
+
+	if (page_num >= blob_size)
+		return 1;
+
+	page = memdup_user(u64_to_user_ptr(blob_addr +
+					   (u64)page_num * PAGE_SIZE),
+			   PAGE_SIZE);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+
+	r = kvm_vcpu_write_guest(vcpu, gpa, page, PAGE_SIZE) ? 1 : 0;
+	kfree(page);
+	return r;
+}
+
+/*
+ * A write to the Xen MSR: the low 12 bits select a page of the hypercall
+ * area, the rest is its guest-physical address.  Returns 1 for #GP.
+ */
+int persona_xen_write_hypercall_page(struct persona_vm *pvm,
+				     struct kvm_vcpu *vcpu, u64 data)
+{
+	u32 page_num = data & ~PAGE_MASK;
+	u64 gpa = data & PAGE_MASK;
+	bool lm = persona_kvm_is_long_mode(vcpu);
+
+	/* Xen latches the guest's word size here; so does upstream KVM. */
+	WRITE_ONCE(pvm->long_mode, lm);
+
+	if (READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL) {
+		if (page_num)
+			return 1;
+		return persona_xen_fill_hypercall_page(vcpu, gpa);
+	}
+	return persona_xen_copy_blob_page(pvm, vcpu, lm, page_num, gpa);
+}
+
+static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
+{
+	persona_kvm_reg_write(vcpu, PERSONA_RAX, result);
+	return kvm_skip_emulated_instruction(vcpu);
+}
+
+/*
+ * Re-entry after KVM_EXIT_XEN.  If userspace moved RIP (e.g. it injected
+ * an exception or restored state) the hypercall is abandoned.
+ */
+static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
+{
+	struct persona_vm *pvm = persona_vm_find(vcpu->kvm);
+	struct persona_vcpu *pv;
+
+	if (WARN_ON_ONCE(!pvm))
+		return 1;
+	pv = xa_load(&pvm->vcpus, vcpu->vcpu_idx);
+	if (!pv || !kvm_is_linear_rip(vcpu, pv->hypercall_rip))
+		return 1;
+	return persona_xen_hypercall_set_result(vcpu,
+						vcpu->run->xen.u.hcall.result);
+}
+
+static bool persona_xen_hcall_xen_version(struct persona_vm *pvm, u64 cmd,
+					  u64 *r)
+{
+	u32 version = READ_ONCE(pvm->xen_version);
+
+	if (cmd != XENVER_version || !version)
+		return false;
+	*r = version;
+	return true;
+}
+
+static int persona_xen_hypercall_exit(struct persona_vm *pvm,
+				      struct kvm_vcpu *vcpu, bool longmode,
+				      int cpl, u64 input, const u64 *params)
+{
+	struct kvm_run *run = vcpu->run;
+	struct persona_vcpu *pv;
+	int i;
+
+	pv = persona_vcpu_get(pvm, vcpu);
+	if (!pv)
+		return -ENOMEM;
+	pv->hypercall_rip = kvm_get_linear_rip(vcpu);
+
+	run->exit_reason = KVM_EXIT_XEN;
+	run->xen.type = KVM_EXIT_XEN_HCALL;
+	run->xen.u.hcall.longmode = longmode;
+	run->xen.u.hcall.cpl = cpl;
+	run->xen.u.hcall.input = input;
+	run->xen.u.hcall.result = 0;
+	for (i = 0; i < 6; i++)
+		run->xen.u.hcall.params[i] = params[i];
+
+	persona_kvm_set_complete_userspace(vcpu,
+					   persona_xen_hypercall_complete);
+	return 0;
+}
+
+/* Hypercall argument registers, in Xen's order for each word size. */
+static const enum persona_reg persona_xen_args_64[6] = {
+	PERSONA_RDI, PERSONA_RSI, PERSONA_RDX,
+	PERSONA_R10, PERSONA_R8, PERSONA_R9,
+};
+
+static const enum persona_reg persona_xen_args_32[6] = {
+	PERSONA_RBX, PERSONA_RCX, PERSONA_RDX,
+	PERSONA_RSI, PERSONA_RDI, PERSONA_RBP,
+};
+
+int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	const enum persona_reg *regs;
+	bool longmode, handled = false;
+	u64 input, params[6], r = -ENOSYS;
+	int cpl, i;
+
+	longmode = persona_kvm_is_64bit_hypercall(vcpu);
+	regs = longmode ? persona_xen_args_64 : persona_xen_args_32;
+	input = persona_kvm_reg_read(vcpu, PERSONA_RAX);
+	for (i = 0; i < 6; i++)
+		params[i] = persona_kvm_reg_read(vcpu, regs[i]);
+	if (!longmode) {
+		input = (u32)input;
+		for (i = 0; i < 6; i++)
+			params[i] = (u32)params[i];
+	}
+
+	/*
+	 * Only the guest kernel gets the in-kernel fast paths; what guest
+	 * user space may call is the VMM's business.
+	 */
+	cpl = persona_kvm_get_cpl(vcpu);
+	if (cpl > 0)
+		goto exit_to_userspace;
+
+	switch (input) {
+	case __HYPERVISOR_xen_version:
+		handled = persona_xen_hcall_xen_version(pvm, params[0], &r);
+		break;
+	default:
+		break;
+	}
+
+	if (handled)
+		return persona_xen_hypercall_set_result(vcpu, r);
+
+exit_to_userspace:
+	return persona_xen_hypercall_exit(pvm, vcpu, longmode, cpl, input,
+					  params);
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvm-persona: a Xen (and Hyper-V) personality for stock KVM hosts.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+
+#include "persona.h"
+
+static int __init persona_init(void)
+{
+	int r;
+
+	r = persona_vm_init();
+	if (r)
+		return r;
+	r = persona_hooks_init();
+	if (r) {
+		persona_vm_exit();
+		return r;
+	}
+	pr_info("Xen personality available (KVM_CAP_XEN_HVM=%#x)\n",
+		persona_xen_caps());
+	return 0;
+}
+
+static void __exit persona_exit(void)
+{
+	persona_hooks_exit();
+	persona_vm_exit();
+}
+
+module_init(persona_init);
+module_exit(persona_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Xen and Hyper-V personalities for stock KVM");
+MODULE_AUTHOR("The kvm-persona developers");
+MODULE_SOFTDEP("pre: kvm");
