@@ -3,19 +3,19 @@
  * The one seam for kernel-version differences.  Force-included into every
  * object (see src/Kbuild), in the manner of WireGuard's out-of-tree compat
  * layer: code in src/ is written against the 6.1 API, and what moved in
- * other kernels is mapped back here.
+ * other kernels is mapped back here, by testing for the feature rather
+ * than the version where that is possible.
  */
 #ifndef _KVM_PERSONA_COMPAT_H
 #define _KVM_PERSONA_COMPAT_H
 
-#include <linux/version.h>
+/* Every message names the module; set before any header pulls printk.h. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
-#error "kvm-persona needs Linux 6.1 or later"
-#endif
+#include <linux/ftrace.h>
 
-/* Setting the resume address from an ftrace callback. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+/* Setting the resume address from an ftrace callback (renamed in 6.6). */
+#if defined(ftrace_regs_set_instruction_pointer)
 #define persona_compat_set_ip(fregs, ip) \
 	ftrace_regs_set_instruction_pointer((fregs), (ip))
 #else

@@ -12,8 +12,6 @@
  * This is the only file that knows kvm.ko's internals: the private parts
  * of struct kvm_vcpu_arch and the non-exported symbols.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/ftrace.h>
 #include <linux/kprobes.h>
 #include <linux/kvm_host.h>
@@ -220,9 +218,16 @@ static int persona_hook_register(struct persona_hook *hook)
 {
 	int r;
 
+	/*
+	 * No FTRACE_OPS_FL_RECURSION: the thunk calls nothing traceable, and
+	 * without it ftrace calls the thunk straight from the trampoline
+	 * instead of through its recursion-guarding wrapper, which every
+	 * VMCALL and MSR exit of every VM would pay for.  PERMANENT keeps
+	 * ftrace from being switched off under running Xen guests.
+	 */
 	hook->ops.func = persona_ftrace_thunk;
-	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION |
-			  FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
+	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
+			  FTRACE_OPS_FL_PERMANENT;
 
 	r = ftrace_set_filter_ip(&hook->ops, hook->addr, 0, 0);
 	if (r)

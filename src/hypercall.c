@@ -6,8 +6,6 @@
  * KVM_RUN as KVM_EXIT_XEN for the VMM, which hands back the result in
  * run->xen.u.hcall.result.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/kvm_host.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -17,6 +15,9 @@
 #include "persona.h"
 
 #define XEN_HCALL_STUB_SIZE	32
+
+/* Xen's public errno.h: the guest sees Xen's numbering, not Linux's. */
+#define XEN_ENOSYS		38
 
 /*
  * Each 32-byte stub is "mov $nr, %eax; vmcall/vmmcall; ret", padded with
@@ -175,7 +176,7 @@ int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	const enum persona_reg *regs;
 	bool longmode, handled = false;
-	u64 input, params[6], r = -ENOSYS;
+	u64 input, params[6], r = -XEN_ENOSYS;
 	int cpl, i;
 
 	longmode = persona_kvm_is_64bit_hypercall(vcpu);

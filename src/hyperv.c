@@ -4,8 +4,6 @@
  * synthetic MSRs and hypercalls; this file makes it coexist with the Xen
  * personality on one VM, as Xen itself does for Viridian guests.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/kvm_host.h>
 #include <asm/hyperv-tlfs.h>
 

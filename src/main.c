@@ -2,8 +2,6 @@
 /*
  * kvm-persona: a Xen (and Hyper-V) personality for stock KVM hosts.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/module.h>
 
 #include "persona.h"

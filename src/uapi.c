@@ -3,8 +3,6 @@
  * The upstream KVM Xen userspace ABI: KVM_CAP_XEN_HVM, KVM_XEN_HVM_CONFIG
  * and the VM/vCPU attribute ioctls, with upstream's semantics and errors.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/kvm_host.h>
 #include <linux/uaccess.h>
 

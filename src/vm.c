@@ -8,8 +8,6 @@
  * the last of them is gone.  VMs that never enable a personality are not
  * tracked and cost the exit paths one static branch.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/hashtable.h>
 #include <linux/jump_label.h>
 #include <linux/kvm_host.h>

@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: dependencies, module build, style, selftests build, then the
+# tests inside a disposable test host VM.  Prints KTAP and ends with the
+# line "N passed, N failed" counting every test, host-side and in L1.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+
+PASS=0
+FAIL=0
+SKIP=0
+N=0
+
+ok()     { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N $1"; }
+not_ok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N $1"; }
+step()   { echo "# --- $* ($(date +%T))"; }
+
+# Run a host-side step; its output goes to LOG and is shown on failure.
+host_test()
+{
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	if "$@" >"$log" 2>&1; then
+		ok "$name"
+	else
+		not_ok "$name"
+		sed 's/^/# /' "$log" | tail -n 60
+	fi
+	rm -f "$log"
+}
+
+echo "TAP version 13"
+
+step "dependencies"
+if ! scripts/deps.sh; then
+	not_ok deps
+	echo "$PASS passed, $FAIL failed"
+	exit 1
+fi
+# shellcheck disable=SC1091
+. .cache/env.sh
+
+step "module build (W=1)"
+build_w1_clean()
+{
+	local out
+	make -s clean >/dev/null 2>&1
+	out=$(make W=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
+	echo "$out"
+	# The only warning tolerated is the missing vmlinux for BTF.
+	if echo "$out" | grep -v 'Skipping BTF generation' |
+	   grep -iE 'warning|error'; then
+		return 1
+	fi
+	[ -f src/kvm-persona.ko ]
+}
+host_test module_builds_w1_clean build_w1_clean
+
+step "style"
+checkpatch_clean()
+{
+	local files
+	files=$(ls src/*.c include/*.h include/uapi/linux/*.h kbuild/*.h \
+		selftests/*.c 2>/dev/null | grep -v '\.mod\.c$')
+	# shellcheck disable=SC2086
+	perl "$LINUX_SRC/scripts/checkpatch.pl" --no-tree --quiet --strict \
+		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f $files
+}
+host_test checkpatch_clean checkpatch_clean
+
+sparse_clean()
+{
+	local out
+	make -s clean >/dev/null 2>&1
+	out=$(make C=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
+	! echo "$out" | grep -E '^/.*: (warning|error):'
+}
+if command -v sparse >/dev/null; then
+	host_test sparse_clean sparse_clean
+fi
+
+step "selftests build"
+host_test selftests_build make -C selftests
+
+step "test host"
+log=$(mktemp)
+scripts/testhost.sh --timeout "${CHECK_TIMEOUT:-2400}" -- selftests/run.sh |
+	tee "$log"
+rc=${PIPESTATUS[0]}
+
+# run.sh's own summary line, then the harness's verdict on L1's kernel log.
+summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+if [ -n "$summary" ]; then
+	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
+	f=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + f))
+	SKIP=$((SKIP + ${s:-0}))
+	N=$((N + p + f))
+else
+	not_ok "testhost_ran_tests"
+fi
+case $rc in
+0) ok "testhost_clean_kernel_log" ;;
+122) not_ok "testhost_clean_kernel_log # L1 panicked" ;;
+123) not_ok "testhost_clean_kernel_log # WARNING/BUG/lockdep in L1" ;;
+124) not_ok "testhost_clean_kernel_log # timed out" ;;
+*)
+	if [ -n "$summary" ] && [ "${f:-1}" -ne 0 ]; then
+		ok "testhost_clean_kernel_log"
+	else
+		not_ok "testhost_clean_kernel_log # harness status $rc"
+	fi
+	;;
+esac
+rm -f "$log"
+
+echo "1..$N"
+if [ "$SKIP" -ne 0 ]; then
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+else
+	echo "$PASS passed, $FAIL failed"
+fi
+[ "$FAIL" -eq 0 ]
