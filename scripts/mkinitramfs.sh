@@ -174,7 +174,7 @@ add_module()
 		add_module "$dep" "needed by $name"
 	done
 	LOAD+=("$name")
-	STATE[$name]=done
+	STATE[$name]="done"
 }
 
 for m in "${WANTED[@]}"; do
