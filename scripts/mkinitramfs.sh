@@ -219,7 +219,7 @@ say() { echo "testhost-init: $*"; }
 fatal()
 {
 	say "FATAL: $*"
-	dmesg | tail -n 40
+	dmesg | tail -n 20
 	poweroff -f
 	sleep 10
 }
@@ -275,18 +275,27 @@ hostname testhost
 # tools on the build machine.
 stty -onlcr 2>/dev/null || true
 
+# While the command runs, kernel warnings (level 4) reach the console too,
+# not only errors: a WARN() splat then shows up live, next to the test
+# output that provoked it, and is on the console before panic_on_warn
+# stops the machine.
+echo 5 >/proc/sys/kernel/printk
 # The file's time stamp (host clock) marks the end of the boot.
 cat /proc/uptime >$O/started
 rc=0
 chroot $H /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	/bin/bash /tmp/out/cmd.sh </dev/null || rc=$?
 cat /proc/uptime >$O/finished
+echo 4 >/proc/sys/kernel/printk
 
 # The log first, the status last: a status file means the rest is complete.
 dmesg >$O/dmesg.txt
 kill $klog 2>/dev/null
 echo $rc >$O/status
 sync
+# Not even the "reboot: Power down" line: the console ends with the test
+# output.  (A panic still prints: it raises the level itself.)
+echo 0 >/proc/sys/kernel/printk
 poweroff -f
 sleep 10
 EOF
