@@ -45,6 +45,7 @@ static inline bool __xen_missing(struct __test_metadata *_metadata,
 		       caps, need, PERSONA_REQUIRE_ENV);
 	return true;
 }
+
 #define xen_missing(need) __xen_missing(_metadata, need)
 
 /*
@@ -52,11 +53,11 @@ static inline bool __xen_missing(struct __test_metadata *_metadata,
  * the guest made (UCALL_SYNC, UCALL_DONE); a guest assertion or any other
  * exit fails the test.
  */
-static inline uint64_t __run_vcpu(struct __test_metadata *_metadata,
-				  struct kvm_vcpu *vcpu, struct ucall *uc)
+static inline u64 __run_vcpu(struct __test_metadata *_metadata,
+			     struct kvm_vcpu *vcpu, struct ucall *uc)
 {
 	struct kvm_run *run = vcpu->run;
-	uint64_t cmd;
+	u64 cmd;
 
 	memset(uc, 0, sizeof(*uc));
 	vcpu_run(vcpu);
@@ -81,14 +82,15 @@ static inline uint64_t __run_vcpu(struct __test_metadata *_metadata,
 		TH_LOG("unexpected ucall %lu", (unsigned long)cmd);
 	return cmd;
 }
+
 #define run_vcpu(vcpu, uc) __run_vcpu(_metadata, vcpu, uc)
 
 /* Run until the guest's GUEST_SYNC(@stage); no KVM_EXIT_XEN allowed. */
 static inline void __run_to_sync(struct __test_metadata *_metadata,
 				 struct kvm_vcpu *vcpu, struct ucall *uc,
-				 uint64_t stage)
+				 u64 stage)
 {
-	uint64_t cmd = __run_vcpu(_metadata, vcpu, uc);
+	u64 cmd = __run_vcpu(_metadata, vcpu, uc);
 
 	ASSERT_NE(EXIT_XEN, cmd)
 		TH_LOG("unexpected KVM_EXIT_XEN before stage %lu: input %#llx",
@@ -97,13 +99,15 @@ static inline void __run_to_sync(struct __test_metadata *_metadata,
 	ASSERT_EQ(UCALL_SYNC, cmd);
 	ASSERT_EQ(stage, uc->args[1]);
 }
+
 #define run_to_sync(vcpu, uc, stage) __run_to_sync(_metadata, vcpu, uc, stage)
 
 /* Run until KVM_EXIT_XEN (a hypercall exit); returns it. */
-static inline struct kvm_xen_exit *__run_to_xen(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu)
+static inline struct kvm_xen_exit *
+__run_to_xen(struct __test_metadata *_metadata, struct kvm_vcpu *vcpu)
 {
 	struct ucall uc;
-	uint64_t cmd = __run_vcpu(_metadata, vcpu, &uc);
+	u64 cmd = __run_vcpu(_metadata, vcpu, &uc);
 
 	ASSERT_EQ(EXIT_XEN, cmd)
 		TH_LOG("expected KVM_EXIT_XEN, guest made ucall %lu (stage %lu)",
@@ -111,21 +115,28 @@ static inline struct kvm_xen_exit *__run_to_xen(struct __test_metadata *_metadat
 	ASSERT_EQ(KVM_EXIT_XEN_HCALL, vcpu->run->xen.type);
 	return &vcpu->run->xen;
 }
+
 #define run_to_xen(vcpu) __run_to_xen(_metadata, vcpu)
 
 /* Host: check a 64-bit KVM_EXIT_XEN against hcall_regs_fill(nr, seed). */
-#define ASSERT_XEN_HCALL64(xe, nr, seed)				\
-do {									\
-	ASSERT_EQ(1, (xe)->u.hcall.longmode);				\
-	ASSERT_EQ(0, (xe)->u.hcall.cpl);				\
-	ASSERT_EQ((uint64_t)(nr), (xe)->u.hcall.input);			\
-	ASSERT_EQ(ARGVAL(seed, 1), (xe)->u.hcall.params[0]);		\
-	ASSERT_EQ(ARGVAL(seed, 2), (xe)->u.hcall.params[1]);		\
-	ASSERT_EQ(ARGVAL(seed, 3), (xe)->u.hcall.params[2]);		\
-	ASSERT_EQ(ARGVAL(seed, 4), (xe)->u.hcall.params[3]);		\
-	ASSERT_EQ(ARGVAL(seed, 5), (xe)->u.hcall.params[4]);		\
-	ASSERT_EQ(ARGVAL(seed, 6), (xe)->u.hcall.params[5]);		\
-} while (0)
+static inline void __assert_xen_hcall64(struct __test_metadata *_metadata,
+					const struct kvm_xen_exit *xe,
+					u64 nr, u32 seed)
+{
+	int i;
+
+	ASSERT_EQ(1, xe->u.hcall.longmode);
+	ASSERT_EQ(0, xe->u.hcall.cpl);
+	ASSERT_EQ(nr, xe->u.hcall.input);
+	for (i = 0; i < 6; i++) {
+		ASSERT_EQ(ARGVAL(seed, i + 1), xe->u.hcall.params[i])
+			TH_LOG("hypercall %#lx, param %d",
+			       (unsigned long)nr, i);
+	}
+}
+
+#define ASSERT_XEN_HCALL64(xe, nr, seed) \
+	__assert_xen_hcall64(_metadata, xe, nr, seed)
 
 #define VM32_EXIT_DONE	1
 #define VM32_EXIT_XEN	2
@@ -148,6 +159,7 @@ static inline int __vm32_run(struct __test_metadata *_metadata,
 	ASSERT_EQ(KVM_EXIT_IO_OUT, run->io.direction);
 	return VM32_EXIT_DONE;
 }
+
 #define vm32_run(g) __vm32_run(_metadata, g)
 
 #endif /* PERSONA_TEST_H */

@@ -27,7 +27,10 @@
 /* Set (to anything but "0") to turn "no Xen support" skips into failures. */
 #define PERSONA_REQUIRE_ENV	"KVM_PERSONA_REQUIRE"
 
-/* The Xen hypercall MSR: where Xen puts it alongside Viridian, and default. */
+/*
+ * The Xen hypercall MSR: where Xen puts it when Viridian (Hyper-V) is on
+ * (upstream xen_vmcall_test), and where it is otherwise (xen_shinfo_test).
+ */
 #define XEN_HCALL_MSR		0x40000200u
 #define XEN_HCALL_MSR_LOW	0x40000000u
 
@@ -44,7 +47,12 @@
 #define XEN_CAPS_BASE		(KVM_XEN_HVM_CONFIG_HYPERCALL_MSR | \
 				 KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL)
 
-/* Xen's public ABI: hypercall numbers and XENVER_* commands. */
+/*
+ * Xen's public ABI: hypercall numbers and XENVER_* commands.  Upstream
+ * answers some calls to set_timer_op, vcpu_op, sched_op (yield, poll) and
+ * event_channel_op (send) in the kernel, so tests that expect an exit to
+ * userspace stay away from those.
+ */
 #define XEN_HC_set_timer_op	15
 #define XEN_HC_xen_version	17
 #define XEN_HC_vcpu_op		24
@@ -57,7 +65,7 @@
 /* KVM's own hypercall ABI (include/uapi/linux/kvm_para.h). */
 #define KVM_HC_VAPIC_POLL_IRQ_NR	1
 #define KVM_HC_UNKNOWN_NR		0x5a5aa5a5ull
-#define KVM_ENOSYS_RET			((uint64_t)-1000)
+#define KVM_ENOSYS_RET			((u64)-1000)
 
 /* Hyper-V bits used here (see also libkvm's hyperv.h). */
 #define HV_GUEST_OS_ID_MSR	0x40000000u
@@ -73,12 +81,12 @@
 
 /*
  * GUEST_SYNC_ARGS() with every value widened to 64 bits: ucall() reads its
- * variadic arguments as uint64_t, and an int passed on the stack would
- * leave the upper half undefined.
+ * variadic arguments as 64-bit values, and an int passed on the stack
+ * would leave the upper half undefined.
  */
 #define GSYNC(stage, a, b, c, d)					\
-	GUEST_SYNC_ARGS((uint64_t)(stage), (uint64_t)(a), (uint64_t)(b),\
-			(uint64_t)(c), (uint64_t)(d))
+	GUEST_SYNC_ARGS((u64)(stage), (u64)(a), (u64)(b), (u64)(c),	\
+			(u64)(d))
 
 /* How run.sh tells the tests that the module must be there. */
 static inline bool persona_required(void)
@@ -107,8 +115,7 @@ static inline int xen_config(struct kvm_vm *vm,
 	return ioctl_err(vm->fd, KVM_XEN_HVM_CONFIG, &c);
 }
 
-static inline int xen_config_simple(struct kvm_vm *vm, uint32_t flags,
-				    uint32_t msr)
+static inline int xen_config_simple(struct kvm_vm *vm, u32 flags, u32 msr)
 {
 	struct kvm_xen_hvm_config c = { .flags = flags, .msr = msr };
 
@@ -125,7 +132,7 @@ static inline int xen_get_attr(struct kvm_vm *vm, struct kvm_xen_hvm_attr *a)
 	return ioctl_err(vm->fd, KVM_XEN_HVM_GET_ATTR, a);
 }
 
-static inline int xen_set_version(struct kvm_vm *vm, uint32_t version)
+static inline int xen_set_version(struct kvm_vm *vm, u32 version)
 {
 	struct kvm_xen_hvm_attr a = {
 		.type = KVM_XEN_ATTR_TYPE_XEN_VERSION,
@@ -135,7 +142,7 @@ static inline int xen_set_version(struct kvm_vm *vm, uint32_t version)
 	return xen_set_attr(vm, &a);
 }
 
-static inline int xen_set_long_mode(struct kvm_vm *vm, uint8_t lm)
+static inline int xen_set_long_mode(struct kvm_vm *vm, u8 lm)
 {
 	struct kvm_xen_hvm_attr a = {
 		.type = KVM_XEN_ATTR_TYPE_LONG_MODE,
@@ -171,7 +178,7 @@ static inline bool host_uses_vmmcall(void)
 	return is_amd_cpu();
 }
 
-static inline void hcall_insn(uint8_t insn[3])
+static inline void hcall_insn(u8 insn[3])
 {
 	insn[0] = 0x0f;
 	insn[1] = 0x01;
@@ -179,7 +186,7 @@ static inline void hcall_insn(uint8_t insn[3])
 }
 
 /* The stub KVM writes at offset 32 * @idx of an intercepting page. */
-static inline void xen_expected_stub(uint8_t stub[XEN_STUB_SIZE], uint32_t idx)
+static inline void xen_expected_stub(u8 stub[XEN_STUB_SIZE], u32 idx)
 {
 	memset(stub, 0xcc, XEN_STUB_SIZE);
 	stub[0] = 0xb8;				/* mov $idx, %eax */
@@ -218,7 +225,7 @@ static inline struct kvm_vm *guest_create(struct kvm_vcpu **vcpu,
 }
 
 /* Identity-map HCALL_REGION_PAGES pages at HCALL_REGION_GPA; returns HVA. */
-static inline uint8_t *guest_map_hcall_region(struct kvm_vm *vm)
+static inline u8 *guest_map_hcall_region(struct kvm_vm *vm)
 {
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, HCALL_REGION_GPA,
 				    HCALL_REGION_SLOT, HCALL_REGION_PAGES, 0);
@@ -232,23 +239,24 @@ static inline uint8_t *guest_map_hcall_region(struct kvm_vm *vm)
  * back so the guest can check that KVM preserved them.
  */
 struct hcall_regs {
-	uint64_t rax, rdi, rsi, rdx, r10, r8, r9;
+	u64 rax, rdi, rsi, rdx, r10, r8, r9;
 };
 
-#define __GUEST_HCALL(insn, r)						\
+#define __GUEST_HCALL(insn, regs)					\
 do {									\
-	register uint64_t __r10 __asm__("r10") = (r)->r10;		\
-	register uint64_t __r8 __asm__("r8") = (r)->r8;			\
-	register uint64_t __r9 __asm__("r9") = (r)->r9;			\
+	struct hcall_regs *__r = (regs);				\
+	register u64 __r10 __asm__("r10") = __r->r10;			\
+	register u64 __r8 __asm__("r8") = __r->r8;			\
+	register u64 __r9 __asm__("r9") = __r->r9;			\
 									\
 	__asm__ __volatile__(insn					\
-			     : "+a"((r)->rax), "+D"((r)->rdi),		\
-			       "+S"((r)->rsi), "+d"((r)->rdx),		\
+			     : "+a"(__r->rax), "+D"(__r->rdi),		\
+			       "+S"(__r->rsi), "+d"(__r->rdx),		\
 			       "+r"(__r10), "+r"(__r8), "+r"(__r9)	\
 			     : : "memory");				\
-	(r)->r10 = __r10;						\
-	(r)->r8 = __r8;							\
-	(r)->r9 = __r9;							\
+	__r->r10 = __r10;						\
+	__r->r8 = __r8;							\
+	__r->r9 = __r9;							\
 } while (0)
 
 static inline void guest_vmcall(struct hcall_regs *r)
@@ -262,27 +270,26 @@ static inline void guest_vmmcall(struct hcall_regs *r)
 }
 
 /* Call the stub at @addr (a Xen or Hyper-V hypercall page entry). */
-static inline void guest_call_stub(uint64_t addr, struct hcall_regs *r)
+static inline void guest_call_stub(u64 addr, struct hcall_regs *r)
 {
-	register uint64_t r10 __asm__("r10") = r->r10;
-	register uint64_t r8 __asm__("r8") = r->r8;
-	register uint64_t r9 __asm__("r9") = r->r9;
+	register u64 r10 __asm__("r10") = r->r10;
+	register u64 r8 __asm__("r8") = r->r8;
+	register u64 r9 __asm__("r9") = r->r9;
 
 	__asm__ __volatile__("call *%[fn]"
 			     : "+a"(r->rax), "+D"(r->rdi), "+S"(r->rsi),
 			       "+d"(r->rdx), "+r"(r10), "+r"(r8), "+r"(r9)
 			     : [fn] "r"(addr)
-			     : "rcx", "r11", "memory");
+			     : "memory");
 	r->r10 = r10;
 	r->r8 = r8;
 	r->r9 = r9;
 }
 
 /* Six recognisable 64-bit argument values. */
-#define ARGVAL(seed, i)	(0xdeadbeef00000000ull | ((uint64_t)(seed) << 8) | (i))
+#define ARGVAL(seed, i)	(0xdeadbeef00000000ull | ((u64)(seed) << 8) | (i))
 
-static inline void hcall_regs_fill(struct hcall_regs *r, uint64_t nr,
-				   uint32_t seed)
+static inline void hcall_regs_fill(struct hcall_regs *r, u64 nr, u32 seed)
 {
 	r->rax = nr;
 	r->rdi = ARGVAL(seed, 1);
@@ -294,7 +301,7 @@ static inline void hcall_regs_fill(struct hcall_regs *r, uint64_t nr,
 }
 
 /* Guest: were the argument registers preserved? */
-static inline bool hcall_args_intact(const struct hcall_regs *r, uint32_t seed)
+static inline bool hcall_args_intact(const struct hcall_regs *r, u32 seed)
 {
 	return r->rdi == ARGVAL(seed, 1) && r->rsi == ARGVAL(seed, 2) &&
 	       r->rdx == ARGVAL(seed, 3) && r->r10 == ARGVAL(seed, 4) &&
@@ -317,7 +324,7 @@ static inline bool hcall_args_intact(const struct hcall_regs *r, uint32_t seed)
 struct vm32 {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
-	uint8_t *mem;
+	u8 *mem;
 };
 
 static inline void vm32_create(struct vm32 *g)
@@ -329,8 +336,7 @@ static inline void vm32_create(struct vm32 *g)
 	g->vcpu = NULL;
 }
 
-static inline void vm32_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
-			    uint8_t dpl)
+static inline void vm32_seg(struct kvm_segment *s, u16 sel, u8 type, u8 dpl)
 {
 	memset(s, 0, sizeof(*s));
 	s->base = 0;
@@ -349,9 +355,8 @@ static inline void vm32_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
  * (0 or 3) and the given general purpose registers (RIP, RSP and RFLAGS
  * are set here).
  */
-static inline void vm32_add_vcpu(struct vm32 *g, const uint8_t *code,
-				 size_t len, uint8_t cpl,
-				 const struct kvm_regs *init)
+static inline void vm32_add_vcpu(struct vm32 *g, const u8 *code, size_t len,
+				 u8 cpl, const struct kvm_regs *init)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = *init;
@@ -392,14 +397,14 @@ static inline void vm32_add_vcpu(struct vm32 *g, const uint8_t *code,
 }
 
 /* Emit the native hypercall instruction into 32-bit guest code. */
-static inline size_t vm32_emit_hcall(uint8_t *p)
+static inline size_t vm32_emit_hcall(u8 *p)
 {
 	hcall_insn(p);
 	return 3;
 }
 
 /* Emit "out %al, $VM32_DONE_PORT; hlt". */
-static inline size_t vm32_emit_done(uint8_t *p)
+static inline size_t vm32_emit_done(u8 *p)
 {
 	p[0] = 0xe6;
 	p[1] = VM32_DONE_PORT;

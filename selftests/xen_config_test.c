@@ -10,7 +10,7 @@
 #define SETTABLE_6_1	(KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL | \
 			 KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
 /* 6.12's KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE, settable when offered. */
-#define PVCLOCK_TSC_UNSTABLE_FLAG	(1u << 7)
+#define PVCLOCK_TSC_UNSTABLE_FLAG	BIT(7)
 
 TEST(config_rejects_flags_userspace_cannot_set)
 {
@@ -24,7 +24,7 @@ TEST(config_rejects_flags_userspace_cannot_set)
 	vm = vm_create_barebones();
 
 	for (bit = 0; bit < 32; bit++) {
-		uint32_t flag = 1u << bit;
+		u32 flag = 1u << bit;
 
 		if (flag & SETTABLE_6_1)
 			continue;
@@ -199,7 +199,7 @@ TEST(attr_defaults)
 
 TEST(attr_xen_version_round_trip)
 {
-	static const uint32_t values[] = {
+	static const u32 values[] = {
 		0x0004000a, 0x8004000a, 0xffffffff, 0x00010002, 0,
 	};
 	struct kvm_xen_hvm_attr a;
@@ -224,7 +224,7 @@ TEST(attr_xen_version_round_trip)
 TEST(attr_long_mode_round_trip)
 {
 	static const struct {
-		uint8_t set, get;
+		u8 set, get;
 	} values[] = {
 		{ 1, 1 }, { 0, 0 }, { 2, 1 }, { 0xff, 1 }, { 0x80, 1 }, { 0, 0 },
 	};
@@ -248,7 +248,7 @@ TEST(attr_long_mode_round_trip)
 /* Unknown attribute types: -ENOENT from both GET and SET (xen.c). */
 TEST(attr_unknown_type)
 {
-	uint16_t types[8];
+	u16 types[8];
 	struct kvm_xen_hvm_attr a;
 	unsigned int caps, n = 0, i;
 	struct kvm_vm *vm;

@@ -18,13 +18,13 @@
 #define PAGE		4096
 #define RESULT(i)	(0xcafef00d00000000ull | (i))
 
-static const uint32_t stubs_to_call[] = { 0, XEN_HC_xen_version, 127 };
+static const u32 stubs_to_call[] = { 0, XEN_HC_xen_version, 127 };
 
 /* All 128 stubs are what KVM writes in intercept mode. */
-static bool page_is_intercept_page(const uint8_t *page)
+static bool page_is_intercept_page(const u8 *page)
 {
-	uint8_t stub[XEN_STUB_SIZE];
-	uint32_t i;
+	u8 stub[XEN_STUB_SIZE];
+	u32 i;
 
 	for (i = 0; i < XEN_NR_STUBS; i++) {
 		xen_expected_stub(stub, i);
@@ -34,7 +34,7 @@ static bool page_is_intercept_page(const uint8_t *page)
 	return true;
 }
 
-static bool page_is_filled(const uint8_t *page, uint8_t c)
+static bool page_is_filled(const u8 *page, u8 c)
 {
 	size_t i;
 
@@ -44,10 +44,10 @@ static bool page_is_filled(const uint8_t *page, uint8_t c)
 	return true;
 }
 
-static void dump_stub(struct __test_metadata *_metadata, const uint8_t *page,
-		      uint32_t i)
+static void dump_stub(struct __test_metadata *_metadata, const u8 *page,
+		      u32 i)
 {
-	const uint8_t *s = page + i * XEN_STUB_SIZE;
+	const u8 *s = page + i * XEN_STUB_SIZE;
 
 	TH_LOG("stub %u: %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x",
 	       i, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
@@ -57,10 +57,10 @@ static void dump_stub(struct __test_metadata *_metadata, const uint8_t *page,
  * Write the MSR, then call three stubs of the page, each with its own
  * arguments; the host answers RESULT(stub).
  */
-static void guest_intercept_page(uint64_t msr)
+static void guest_intercept_page(u64 msr)
 {
 	struct hcall_regs r;
-	uint8_t vec;
+	u8 vec;
 	unsigned int i;
 
 	vec = wrmsr_safe(msr, HCALL_REGION_GPA);
@@ -71,19 +71,19 @@ static void guest_intercept_page(uint64_t msr)
 		guest_call_stub(HCALL_REGION_GPA +
 				stubs_to_call[i] * XEN_STUB_SIZE, &r);
 		GUEST_ASSERT_2(r.rax == RESULT(stubs_to_call[i]), r.rax,
-			       (uint64_t)i);
-		GUEST_ASSERT_1(hcall_args_intact(&r, i), (uint64_t)i);
+			       (u64)i);
+		GUEST_ASSERT_1(hcall_args_intact(&r, i), (u64)i);
 	}
 	GUEST_DONE();
 }
 
 static void test_intercept_page(struct __test_metadata *_metadata,
-				uint32_t msr)
+				u32 msr)
 {
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
-	uint8_t *page;
+	u8 *page;
 	unsigned int i;
 
 	vm = guest_create(&vcpu, guest_intercept_page);
@@ -92,7 +92,7 @@ static void test_intercept_page(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, xen_config_simple(vm, KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL,
 				       msr));
 	ASSERT_EQ(0, xen_set_long_mode(vm, 0));
-	vcpu_args_set(vcpu, 1, (uint64_t)msr);
+	vcpu_args_set(vcpu, 1, (u64)msr);
 
 	run_to_sync(vcpu, &uc, 1);
 	ASSERT_EQ(0, uc.args[2]) TH_LOG("wrmsr(%#x) raised vector %lu", msr,
@@ -138,7 +138,7 @@ TEST(intercept_page_msr_40000000)
 
 static void guest_bad_writes(void)
 {
-	uint8_t v1, v2, v3, v4;
+	u8 v1, v2, v3, v4;
 
 	v1 = wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA | 1);
 	v2 = wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA | 0xfff);
@@ -157,7 +157,7 @@ TEST(intercept_page_bad_writes_gp)
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
-	uint8_t *page;
+	u8 *page;
 
 	if (xen_missing(XEN_CAPS_BASE))
 		return;
@@ -183,14 +183,10 @@ TEST(intercept_page_bad_writes_gp)
 
 static void guest_msr_numbers(void)
 {
-	GSYNC(1, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA),
-			0, 0, 0);
-	GSYNC(2, wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA),
-			0, 0, 0);
-	GSYNC(3, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA),
-			0, 0, 0);
-	GSYNC(4, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA),
-			0, 0, 0);
+	GSYNC(1, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA), 0, 0, 0);
+	GSYNC(2, wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA), 0, 0, 0);
+	GSYNC(3, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA), 0, 0, 0);
+	GSYNC(4, wrmsr_safe(HV_GUEST_OS_ID_MSR, HCALL_REGION_GPA), 0, 0, 0);
 	GUEST_DONE();
 }
 
@@ -204,7 +200,7 @@ TEST(only_the_configured_msr_writes)
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
-	uint8_t *page;
+	u8 *page;
 
 	if (xen_missing(XEN_CAPS_BASE))
 		return;
@@ -244,9 +240,9 @@ TEST(only_the_configured_msr_writes)
 }
 
 /* Blob pages with contents that tell them apart. */
-static uint8_t *alloc_blob(unsigned int pages, uint8_t seed)
+static u8 *alloc_blob(unsigned int pages, u8 seed)
 {
-	uint8_t *blob = aligned_alloc(PAGE, pages * PAGE);
+	u8 *blob = aligned_alloc(PAGE, pages * PAGE);
 	size_t i;
 
 	TEST_ASSERT(blob, "aligned_alloc");
@@ -259,29 +255,26 @@ static void guest_blob(void)
 {
 	struct hcall_regs r;
 
-	GSYNC(1, wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA | 1),
-			0, 0, 0);
-	GSYNC(2, wrmsr_safe(XEN_HCALL_MSR,
-				      (HCALL_REGION_GPA + PAGE) | 0), 0, 0, 0);
-	GSYNC(3, wrmsr_safe(XEN_HCALL_MSR,
-				      (HCALL_REGION_GPA + 2 * PAGE) | 2),
-			0, 0, 0);
+	GSYNC(1, wrmsr_safe(XEN_HCALL_MSR, HCALL_REGION_GPA | 1), 0, 0, 0);
+	GSYNC(2, wrmsr_safe(XEN_HCALL_MSR, (HCALL_REGION_GPA + PAGE) | 0),
+	      0, 0, 0);
+	GSYNC(3, wrmsr_safe(XEN_HCALL_MSR, (HCALL_REGION_GPA + 2 * PAGE) | 2),
+	      0, 0, 0);
 
 	/* Without INTERCEPT_HCALL, VMCALL keeps KVM's own ABI. */
 	hcall_regs_fill(&r, KVM_HC_UNKNOWN_NR, 1);
 	guest_vmcall(&r);
 	GSYNC(4, r.rax, 0, 0, 0);
 
-	GSYNC(5, wrmsr_safe(XEN_HCALL_MSR,
-				      (HCALL_REGION_GPA + 3 * PAGE) | 0),
-			0, 0, 0);
+	GSYNC(5, wrmsr_safe(XEN_HCALL_MSR, (HCALL_REGION_GPA + 3 * PAGE) | 0),
+	      0, 0, 0);
 	GUEST_DONE();
 }
 
 /* Blob mode from a 64-bit guest: the 64-bit blob, whatever LONG_MODE says. */
 TEST(blob_page_64bit)
 {
-	uint8_t *blob32 = alloc_blob(1, 0x32), *blob64 = alloc_blob(2, 0x64);
+	u8 *blob32 = alloc_blob(1, 0x32), *blob64 = alloc_blob(2, 0x64);
 	struct kvm_xen_hvm_config c = {
 		.msr = XEN_HCALL_MSR,
 		.blob_addr_32 = (uintptr_t)blob32,
@@ -292,7 +285,7 @@ TEST(blob_page_64bit)
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
-	uint8_t *page;
+	u8 *page;
 
 	if (xen_missing(KVM_XEN_HVM_CONFIG_HYPERCALL_MSR))
 		return;
@@ -340,10 +333,10 @@ TEST(blob_page_64bit)
  */
 #define ARG32(i)	(0x11111111u * (i))
 
-static size_t vm32_page_code(uint8_t *code, bool call_stub)
+static size_t vm32_page_code(u8 *code, bool call_stub)
 {
-	uint32_t stub = VM32_PAGE_GPA + XEN_HC_xen_version * XEN_STUB_SIZE;
-	uint32_t a2 = ARG32(2), a3 = ARG32(3);
+	u32 stub = VM32_PAGE_GPA + XEN_HC_xen_version * XEN_STUB_SIZE;
+	u32 a2 = ARG32(2), a3 = ARG32(3);
 	size_t n = 0;
 
 	code[n++] = 0x0f;			/* wrmsr */
@@ -365,7 +358,7 @@ static size_t vm32_page_code(uint8_t *code, bool call_stub)
 	return n;
 }
 
-static void vm32_page_regs(struct kvm_regs *regs, uint32_t msr)
+static void vm32_page_regs(struct kvm_regs *regs, u32 msr)
 {
 	memset(regs, 0, sizeof(*regs));
 	regs->rcx = msr;
@@ -380,7 +373,7 @@ static void vm32_page_regs(struct kvm_regs *regs, uint32_t msr)
 /* Intercept mode from a 32-bit guest: same page; a stub call exits. */
 TEST(intercept_page_32bit)
 {
-	uint8_t code[64];
+	u8 code[64];
 	struct kvm_regs regs;
 	struct vm32 g;
 	size_t len;
@@ -414,14 +407,14 @@ TEST(intercept_page_32bit)
 
 	ASSERT_EQ(VM32_EXIT_DONE, vm32_run(&g));
 	vcpu_regs_get(g.vcpu, &regs);
-	ASSERT_EQ(0x12345678u, (uint32_t)regs.rax);
+	ASSERT_EQ(0x12345678u, (u32)regs.rax);
 	kvm_vm_free(g.vm);
 }
 
 /* Blob mode from a 32-bit guest: the 32-bit blob. */
 TEST(blob_page_32bit)
 {
-	uint8_t *blob32 = alloc_blob(1, 0x32), *blob64 = alloc_blob(1, 0x64);
+	u8 *blob32 = alloc_blob(1, 0x32), *blob64 = alloc_blob(1, 0x64);
 	struct kvm_xen_hvm_config c = {
 		.msr = XEN_HCALL_MSR,
 		.blob_addr_32 = (uintptr_t)blob32,
@@ -429,7 +422,7 @@ TEST(blob_page_32bit)
 		.blob_size_32 = 1,
 		.blob_size_64 = 1,
 	};
-	uint8_t code[64];
+	u8 code[64];
 	struct kvm_regs regs;
 	struct vm32 g;
 	size_t len;

@@ -28,10 +28,9 @@
 #define MISALIGNED_GPA	0x5a5a5a5aull
 
 /* Hyper-V 64-bit convention: control in RCX, input GPA in RDX, output R8. */
-static inline uint64_t guest_hv_vmcall(uint64_t rax, uint64_t control,
-				       uint64_t ingpa)
+static inline u64 guest_hv_vmcall(u64 rax, u64 control, u64 ingpa)
 {
-	register uint64_t r8 __asm__("r8") = 0;
+	register u64 r8 __asm__("r8") = 0;
 
 	__asm__ __volatile__("vmcall"
 			     : "+a"(rax), "+c"(control), "+d"(ingpa), "+r"(r8)
@@ -39,11 +38,10 @@ static inline uint64_t guest_hv_vmcall(uint64_t rax, uint64_t control,
 	return rax;
 }
 
-static inline uint64_t guest_hv_page_call(uint64_t page, uint64_t control,
-					  uint64_t ingpa)
+static inline u64 guest_hv_page_call(u64 page, u64 control, u64 ingpa)
 {
-	register uint64_t r8 __asm__("r8") = 0;
-	uint64_t rax = 0;
+	register u64 r8 __asm__("r8") = 0;
+	u64 rax = 0;
 
 	__asm__ __volatile__("call *%[fn]"
 			     : "+a"(rax), "+c"(control), "+d"(ingpa), "+r"(r8)
@@ -84,7 +82,7 @@ static void guest_six_args(void)
 
 TEST(vmcall_and_vmmcall_exit_with_six_args)
 {
-	static const uint64_t nr[] = {
+	static const u64 nr[] = {
 		0, XEN_HC_xen_version, XEN_HC_xen_version, BIG_NR, 0x30, 0x30,
 	};
 	struct kvm_vcpu *vcpu;
@@ -109,7 +107,7 @@ TEST(vmcall_and_vmmcall_exit_with_six_args)
 	kvm_vm_free(vm);
 }
 
-static uint64_t guest_xenver(uint64_t cmd)
+static u64 guest_xenver(u64 cmd)
 {
 	struct hcall_regs r;
 
@@ -144,7 +142,7 @@ static void guest_xen_version(void)
 
 /* Expect a KVM_EXIT_XEN for xen_version(@cmd); answer @result. */
 static void answer_xenver(struct __test_metadata *_metadata,
-			  struct kvm_vcpu *vcpu, uint64_t cmd, uint64_t result)
+			  struct kvm_vcpu *vcpu, u64 cmd, u64 result)
 {
 	struct kvm_xen_exit *h = run_to_xen(vcpu);
 
@@ -205,7 +203,7 @@ TEST(xen_version_answered_in_kernel)
 }
 
 /* 32-bit guest code: the native hypercall instruction, then done. */
-static size_t vm32_hcall_code(uint8_t *code)
+static size_t vm32_hcall_code(u8 *code)
 {
 	size_t n = vm32_emit_hcall(code);
 
@@ -223,7 +221,7 @@ TEST(compat_32bit_hypercall)
 {
 	struct kvm_xen_exit *h;
 	struct kvm_regs regs;
-	uint8_t code[16];
+	u8 code[16];
 	struct vm32 g;
 	int i;
 
@@ -258,13 +256,13 @@ TEST(compat_32bit_hypercall)
 
 	ASSERT_EQ(VM32_EXIT_DONE, vm32_run(&g));
 	vcpu_regs_get(g.vcpu, &regs);
-	ASSERT_EQ(0xfbfbffffu, (uint32_t)regs.rax);
-	ASSERT_EQ(ARG32(1), (uint32_t)regs.rbx);
-	ASSERT_EQ(ARG32(2), (uint32_t)regs.rcx);
-	ASSERT_EQ(ARG32(3), (uint32_t)regs.rdx);
-	ASSERT_EQ(ARG32(4), (uint32_t)regs.rsi);
-	ASSERT_EQ(ARG32(5), (uint32_t)regs.rdi);
-	ASSERT_EQ(ARG32(6), (uint32_t)regs.rbp);
+	ASSERT_EQ(0xfbfbffffu, (u32)regs.rax);
+	ASSERT_EQ(ARG32(1), (u32)regs.rbx);
+	ASSERT_EQ(ARG32(2), (u32)regs.rcx);
+	ASSERT_EQ(ARG32(3), (u32)regs.rdx);
+	ASSERT_EQ(ARG32(4), (u32)regs.rsi);
+	ASSERT_EQ(ARG32(5), (u32)regs.rdi);
+	ASSERT_EQ(ARG32(6), (u32)regs.rbp);
 	kvm_vm_free(g.vm);
 }
 
@@ -277,7 +275,7 @@ TEST(cpl3_hypercall_always_exits)
 {
 	struct kvm_regs init, regs;
 	struct kvm_xen_exit *h;
-	uint8_t code[16];
+	u8 code[16];
 	struct vm32 g;
 	size_t len;
 	int cpl;
@@ -309,12 +307,12 @@ TEST(cpl3_hypercall_always_exits)
 			h->u.hcall.result = 0xabcdef;
 			ASSERT_EQ(VM32_EXIT_DONE, vm32_run(&g));
 			vcpu_regs_get(g.vcpu, &regs);
-			ASSERT_EQ(0xabcdefu, (uint32_t)regs.rax);
+			ASSERT_EQ(0xabcdefu, (u32)regs.rax);
 		} else {
 			ASSERT_EQ(VM32_EXIT_DONE, vm32_run(&g))
 				TH_LOG("xen_version exited at CPL 0");
 			vcpu_regs_get(g.vcpu, &regs);
-			ASSERT_EQ(XEN_VERSION_4_10, (uint32_t)regs.rax);
+			ASSERT_EQ(XEN_VERSION_4_10, (u32)regs.rax);
 		}
 		kvm_vm_free(g.vm);
 	}
@@ -322,7 +320,7 @@ TEST(cpl3_hypercall_always_exits)
 
 static void guest_hyperv(void)
 {
-	uint64_t hv_page = HCALL_REGION_GPA + PAGE;
+	u64 hv_page = HCALL_REGION_GPA + PAGE;
 	struct hcall_regs r;
 
 	/* Bit 31 with no guest OS ID: Hyper-V hypercalls are off, Xen's. */
@@ -357,7 +355,7 @@ static void guest_hyperv(void)
 TEST(hyperv_hypercalls_coexist)
 {
 	struct kvm_xen_exit *h;
-	uint8_t expect[9], *region;
+	u8 expect[9], *region;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
 	struct ucall uc;
@@ -418,7 +416,7 @@ TEST(hyperv_hypercalls_coexist)
 
 static void guest_bit31_no_hyperv(void)
 {
-	uint8_t vec = wrmsr_safe(HV_GUEST_OS_ID_MSR, 0x5a);
+	u8 vec = wrmsr_safe(HV_GUEST_OS_ID_MSR, 0x5a);
 
 	GSYNC(1, guest_hv_vmcall(HV_XEN_BIT, HV_SIGNAL_EVENT, MISALIGNED_GPA),
 	      vec, 0, 0);
@@ -453,8 +451,8 @@ TEST(bit31_without_hyperv_cpuid_is_xen)
 static void guest_kvm_abi(void)
 {
 	struct hcall_regs r;
-	uint64_t r1, r2;
-	uint8_t vec;
+	u64 r1, r2;
+	u8 vec;
 
 	r1 = kvm_hypercall(KVM_HC_VAPIC_POLL_IRQ_NR, 0, 0, 0, 0);
 	r2 = kvm_hypercall(KVM_HC_UNKNOWN_NR, 0, 0, 0, 0);
