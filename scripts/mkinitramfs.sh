@@ -251,8 +251,28 @@ mount -t devtmpfs devtmpfs $H/dev
 mkdir -p $H/dev/pts $H/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $H/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $H/dev/shm
+# A tree that lives under the host's /tmp (CI may clone there) would vanish
+# under the fresh tmpfs: keep a view of the host's /tmp aside and bind the
+# directories named by testhost.keep= back at their own paths.
+mkdir -p /.hosttmp
+mount --bind $H/tmp /.hosttmp
 mount -t tmpfs -o mode=1777 tmpfs $H/tmp
 mount -t tmpfs -o mode=755 tmpfs $H/run
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	testhost.keep=*) ;;
+	*) continue ;;
+	esac
+	for dir in $(echo "${arg#testhost.keep=}" | tr , ' '); do
+		case $dir in
+		/tmp/?*)
+			mkdir -p "$H$dir"
+			mount --bind "/.hosttmp/${dir#/tmp/}" "$H$dir" ||
+				fatal "cannot keep $dir visible"
+			;;
+		esac
+	done
+done
 # KVM's statistics live in debugfs; tests may read them.
 mount -t debugfs debugfs $H/sys/kernel/debug 2>/dev/null || true
 mount -t tracefs tracefs $H/sys/kernel/tracing 2>/dev/null || true

@@ -200,6 +200,17 @@ find "$RUNS" -mindepth 1 -maxdepth 1 -type d -name 'run.*' -printf '%T@ %p\n' |
 # HPET, whose every read is an emulated MMIO access (slow L2 guests).
 APPEND="console=ttyS0 quiet panic=-1 panic_on_warn=1 oops=panic"
 APPEND+=" log_buf_len=8M printk.devkmsg=on random.trust_cpu=on tsc=reliable"
+# Trees under the host's /tmp stay visible in L1 (see mkinitramfs.sh).
+KEEP=
+for dir in "$ROOT" "$CWD"; do
+	case $dir in
+	/tmp/?*) KEEP+=${KEEP:+,}$dir ;;
+	esac
+done
+case $KEEP in
+*[[:space:]]*) die "paths with blanks under /tmp are not supported" ;;
+esac
+APPEND+=${KEEP:+ testhost.keep=$KEEP}
 APPEND+=${EXTRA_APPEND:+ $EXTRA_APPEND}
 
 # QEMU's option parser wants commas in values doubled.
