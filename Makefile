@@ -39,8 +39,10 @@ check: deps
 demo: deps
 	scripts/demo.sh
 
-clean:
+module-clean:
 	$(MAKE) -C $(KDIR) M=$(PWD)/src clean 2>/dev/null || true
+
+clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module deps selftests check demo clean
+.PHONY: all module deps selftests check demo clean module-clean

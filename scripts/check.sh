@@ -48,7 +48,7 @@ step "module build (W=1)"
 build_w1_clean()
 {
 	local out
-	make -s clean >/dev/null 2>&1
+	make -s module-clean >/dev/null 2>&1
 	out=$(make W=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
 	# The only warning tolerated is the missing vmlinux for BTF.
@@ -75,7 +75,7 @@ host_test checkpatch_clean checkpatch_clean
 sparse_clean()
 {
 	local out
-	make -s clean >/dev/null 2>&1
+	make -s module-clean >/dev/null 2>&1
 	out=$(make C=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
 	! echo "$out" | grep -E '^/.*: (warning|error):'
 }

@@ -17,6 +17,7 @@
 #include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/srcu.h>
+#include <linux/workqueue.h>
 #include <asm/hyperv-tlfs.h>
 
 #include "persona.h"
@@ -35,10 +36,17 @@ struct persona_hook {
 	void **orig;
 	unsigned long addr;
 	struct ftrace_ops ops;
+	/* Armed only while Xen VMs exist (persona_hooks_arm_xen()). */
+	bool xen_only;
 	bool registered;
 };
 
 static struct kvm_x86_ops *persona_x86_ops;
+static u64 (*persona_get_kvmclock_ns)(struct kvm *kvm);
+static int (*persona_apic_set_irq)(struct kvm_vcpu *vcpu,
+				   struct kvm_lapic_irq *irq, void *dest_map);
+static gpa_t (*persona_gva_to_gpa_system)(struct kvm_vcpu *vcpu, gva_t gva,
+					  void *exception);
 
 static int (*orig_check_extension)(struct kvm *kvm, long ext);
 static long (*orig_arch_vm_ioctl)(struct file *filp, unsigned int ioctl,
@@ -49,6 +57,17 @@ static int (*orig_emulate_hypercall)(struct kvm_vcpu *vcpu);
 static int (*orig_set_msr_common)(struct kvm_vcpu *vcpu,
 				  struct msr_data *msr_info);
 static void (*orig_arch_destroy_vm)(struct kvm *kvm);
+static int (*orig_set_routing_entry)(struct kvm *kvm,
+				     struct kvm_kernel_irq_routing_entry *e,
+				     const struct kvm_irq_routing_entry *ue);
+static int (*orig_vcpu_ioctl_run)(struct kvm_vcpu *vcpu);
+static void (*orig_vcpu_load)(struct kvm_vcpu *vcpu, int cpu);
+static void (*orig_vcpu_put)(struct kvm_vcpu *vcpu);
+static int (*orig_has_injectable_intr)(struct kvm_vcpu *v);
+static int (*orig_has_interrupt)(struct kvm_vcpu *v);
+static int (*orig_get_interrupt)(struct kvm_vcpu *v);
+static int (*orig_has_pending_timer)(struct kvm_vcpu *vcpu);
+static void (*orig_inject_pending_timer_irqs)(struct kvm_vcpu *vcpu);
 
 /*
  * KVM_CHECK_EXTENSION, on /dev/kvm (kvm == NULL) and on VM fds.
@@ -98,18 +117,52 @@ static long hook_arch_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	return r;
 }
 
-/*
- * The VMCALL/VMMCALL exit handler of both vendor modules.  A VM without a
- * Xen personality goes straight to KVM's own handler.
- */
-static int hook_emulate_hypercall(struct kvm_vcpu *vcpu)
+/* Routing type 5 (KVM_IRQ_ROUTING_XEN_EVTCHN) is compiled out of 6.1. */
+static int hook_set_routing_entry(struct kvm *kvm,
+				  struct kvm_kernel_irq_routing_entry *e,
+				  const struct kvm_irq_routing_entry *ue)
 {
-	struct persona_vm *pvm = NULL;
 	int idx, r;
 
 	idx = srcu_read_lock(&persona_hook_srcu);
-	if (persona_vms_exist())
-		pvm = persona_vm_find(vcpu->kvm);
+	if (ue->type == KVM_IRQ_ROUTING_XEN_EVTCHN)
+		r = persona_evtchn_setup_route(kvm, e, ue);
+	else
+		r = orig_set_routing_entry(kvm, e, ue);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+/*
+ * VM teardown.  Timers and guest-memory caches that live in the vCPUs go
+ * before kvm.ko frees the vCPUs; the rest after, when nothing can run a
+ * Xen path any more.
+ */
+static void hook_arch_destroy_vm(struct kvm *kvm)
+{
+	int idx;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	persona_vm_teardown(kvm);
+	orig_arch_destroy_vm(kvm);
+	persona_vm_destroy(kvm);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+}
+
+/*
+ * The hooks below are armed only while at least one VM has a Xen
+ * personality: they sit on paths every VM takes (exits, interrupt
+ * injection, scheduling), so a host without Xen guests pays nothing.
+ */
+
+/* The VMCALL/VMMCALL exit handler of both vendor modules. */
+static int hook_emulate_hypercall(struct kvm_vcpu *vcpu)
+{
+	struct persona_vm *pvm;
+	int idx, r;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_xen_intercepts(pvm) &&
 	    !persona_hv_claims_hypercall(vcpu))
 		r = persona_xen_hypercall(pvm, vcpu);
@@ -122,13 +175,12 @@ static int hook_emulate_hypercall(struct kvm_vcpu *vcpu)
 static int hook_set_msr_common(struct kvm_vcpu *vcpu,
 			       struct msr_data *msr_info)
 {
-	struct persona_vm *pvm = NULL;
+	struct persona_vm *pvm;
 	u32 index = msr_info->index;
 	int idx, r;
 
 	idx = srcu_read_lock(&persona_hook_srcu);
-	if (persona_vms_exist())
-		pvm = persona_vm_find(vcpu->kvm);
+	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && index && index == READ_ONCE(pvm->msr)) {
 		r = persona_xen_write_hypercall_page(pvm, vcpu,
 						     msr_info->data);
@@ -143,21 +195,156 @@ static int hook_set_msr_common(struct kvm_vcpu *vcpu,
 }
 
 /*
- * VM teardown: the personality goes after kvm.ko has destroyed the vCPUs,
- * so nothing can run a Xen exit path any more.
+ * KVM_RUN from userspace: the VMM may have changed guest memory (e.g. set
+ * evtchn_upcall_pending) or mappings while the vCPU was out, and this is a
+ * context where guest memory caches may be refreshed.
  */
-static void hook_arch_destroy_vm(struct kvm *kvm)
+static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 {
+	struct persona_vm *pvm;
+	int idx, r;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	pvm = persona_vm_of(vcpu->kvm);
+	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
+		persona_runstate_sync(pvm, vcpu);
+		if (persona_upcall_pending(pvm, vcpu))
+			kvm_make_request(KVM_REQ_EVENT, vcpu);
+	}
+	r = orig_vcpu_ioctl_run(vcpu);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+/* Runstate accounting: scheduled in (running), preempted (runnable). */
+static void hook_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
+{
+	struct persona_vm *pvm;
 	int idx;
 
 	idx = srcu_read_lock(&persona_hook_srcu);
-	orig_arch_destroy_vm(kvm);
-	persona_vm_destroy(kvm);
+	orig_vcpu_load(vcpu, cpu);
+	pvm = persona_vm_of(vcpu->kvm);
+	if (pvm && persona_vcpu_xen_ready(pvm, vcpu))
+		persona_runstate_load(pvm, vcpu);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+}
+
+static void hook_vcpu_put(struct kvm_vcpu *vcpu)
+{
+	struct persona_vm *pvm;
+	int idx;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	pvm = persona_vm_of(vcpu->kvm);
+	if (pvm && vcpu->preempted && persona_vcpu_xen_ready(pvm, vcpu))
+		persona_runstate_put(pvm, vcpu);
+	orig_vcpu_put(vcpu);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+}
+
+/*
+ * The VM-wide callback vector (HVM_PARAM_CALLBACK_IRQ type 2) is injected
+ * the way ExtINT is, while evtchn_upcall_pending is set: it bypasses the
+ * LAPIC, so the guest does not EOI it.  Upstream checks it first among
+ * external interrupt sources; so do we.
+ */
+static bool persona_xen_has_interrupt(struct kvm_vcpu *vcpu, u8 *vector)
+{
+	struct persona_vm *pvm = persona_vm_of(vcpu->kvm);
+
+	if (!pvm || !vcpu->arch.apic || !READ_ONCE(pvm->upcall_vector) ||
+	    !persona_vcpu_xen_ready(pvm, vcpu))
+		return false;
+	if (!persona_upcall_pending(pvm, vcpu))
+		return false;
+	*vector = READ_ONCE(pvm->upcall_vector);
+	return true;
+}
+
+static int hook_has_injectable_intr(struct kvm_vcpu *v)
+{
+	int idx, r;
+	u8 vector;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	if (persona_xen_has_interrupt(v, &vector))
+		r = 1;
+	else
+		r = orig_has_injectable_intr(v);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+static int hook_has_interrupt(struct kvm_vcpu *v)
+{
+	int idx, r;
+	u8 vector;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	if (persona_xen_has_interrupt(v, &vector))
+		r = 1;
+	else
+		r = orig_has_interrupt(v);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+static int hook_get_interrupt(struct kvm_vcpu *v)
+{
+	int idx, r;
+	u8 vector;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	if (persona_xen_has_interrupt(v, &vector))
+		r = vector;
+	else
+		r = orig_get_interrupt(v);
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+/*
+ * The run loop's "pending timer" check and injection: where the Xen timer
+ * and events that could not be delivered from atomic context are
+ * delivered from the vCPU's own, sleepable, context.
+ */
+static int hook_has_pending_timer(struct kvm_vcpu *vcpu)
+{
+	struct persona_vm *pvm;
+	int idx, r;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	r = orig_has_pending_timer(vcpu);
+	pvm = persona_vm_of(vcpu->kvm);
+	if (!r && pvm && persona_vcpu_xen_ready(pvm, vcpu) &&
+	    (persona_timer_pending(vcpu) ||
+	     persona_evtchn_has_deferred(pvm, vcpu)))
+		r = 1;
+	srcu_read_unlock(&persona_hook_srcu, idx);
+	return r;
+}
+
+static void hook_inject_pending_timer_irqs(struct kvm_vcpu *vcpu)
+{
+	struct persona_vm *pvm;
+	int idx;
+
+	idx = srcu_read_lock(&persona_hook_srcu);
+	orig_inject_pending_timer_irqs(vcpu);
+	pvm = persona_vm_of(vcpu->kvm);
+	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
+		persona_timer_inject(pvm, vcpu);
+		persona_evtchn_inject_deferred(pvm, vcpu);
+	}
 	srcu_read_unlock(&persona_hook_srcu, idx);
 }
 
 #define PERSONA_HOOK(sym, fn, o)					\
 	{ .name = (sym), .replacement = (fn), .orig = (void **)&(o) }
+#define PERSONA_XEN_HOOK(sym, fn, o)					\
+	{ .name = (sym), .replacement = (fn), .orig = (void **)&(o),	\
+	  .xen_only = true }
 
 static struct persona_hook persona_hooks[] = {
 	PERSONA_HOOK("kvm_vm_ioctl_check_extension", hook_check_extension,
@@ -166,12 +353,30 @@ static struct persona_hook persona_hooks[] = {
 		     orig_arch_vm_ioctl),
 	PERSONA_HOOK("kvm_arch_vcpu_ioctl", hook_arch_vcpu_ioctl,
 		     orig_arch_vcpu_ioctl),
-	PERSONA_HOOK("kvm_emulate_hypercall", hook_emulate_hypercall,
-		     orig_emulate_hypercall),
-	PERSONA_HOOK("kvm_set_msr_common", hook_set_msr_common,
-		     orig_set_msr_common),
+	PERSONA_HOOK("kvm_set_routing_entry", hook_set_routing_entry,
+		     orig_set_routing_entry),
 	PERSONA_HOOK("kvm_arch_destroy_vm", hook_arch_destroy_vm,
 		     orig_arch_destroy_vm),
+	PERSONA_XEN_HOOK("kvm_emulate_hypercall", hook_emulate_hypercall,
+			 orig_emulate_hypercall),
+	PERSONA_XEN_HOOK("kvm_set_msr_common", hook_set_msr_common,
+			 orig_set_msr_common),
+	PERSONA_XEN_HOOK("kvm_arch_vcpu_ioctl_run", hook_vcpu_ioctl_run,
+			 orig_vcpu_ioctl_run),
+	PERSONA_XEN_HOOK("kvm_arch_vcpu_load", hook_vcpu_load,
+			 orig_vcpu_load),
+	PERSONA_XEN_HOOK("kvm_arch_vcpu_put", hook_vcpu_put, orig_vcpu_put),
+	PERSONA_XEN_HOOK("kvm_cpu_has_injectable_intr",
+			 hook_has_injectable_intr, orig_has_injectable_intr),
+	PERSONA_XEN_HOOK("kvm_cpu_has_interrupt", hook_has_interrupt,
+			 orig_has_interrupt),
+	PERSONA_XEN_HOOK("kvm_cpu_get_interrupt", hook_get_interrupt,
+			 orig_get_interrupt),
+	PERSONA_XEN_HOOK("kvm_cpu_has_pending_timer", hook_has_pending_timer,
+			 orig_has_pending_timer),
+	PERSONA_XEN_HOOK("kvm_inject_pending_timer_irqs",
+			 hook_inject_pending_timer_irqs,
+			 orig_inject_pending_timer_irqs),
 };
 
 /*
@@ -250,12 +455,84 @@ static void persona_hook_unregister(struct persona_hook *hook)
 	hook->registered = false;
 }
 
-static void persona_unhook_all(void)
+static void persona_unhook(bool xen_only)
 {
 	int i;
 
 	for (i = ARRAY_SIZE(persona_hooks) - 1; i >= 0; i--)
-		persona_hook_unregister(&persona_hooks[i]);
+		if (!xen_only || persona_hooks[i].xen_only)
+			persona_hook_unregister(&persona_hooks[i]);
+}
+
+static int persona_hook_all(bool xen_only)
+{
+	int i, r;
+
+	for (i = 0; i < ARRAY_SIZE(persona_hooks); i++) {
+		if (persona_hooks[i].xen_only != xen_only)
+			continue;
+		r = persona_hook_register(&persona_hooks[i]);
+		if (r) {
+			pr_err("cannot hook %s (%d)\n", persona_hooks[i].name,
+			       r);
+			persona_unhook(xen_only);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Arming the Xen-only hooks: the first Xen VM arms them; when the last one
+ * is gone they are disarmed a little later, so that a VMM creating and
+ * destroying VMs in a loop does not patch kernel text each time.
+ */
+static DEFINE_MUTEX(persona_arm_lock);
+static unsigned int persona_arm_users;
+static bool persona_armed;
+
+static void persona_disarm_fn(struct work_struct *work)
+{
+	mutex_lock(&persona_arm_lock);
+	if (!persona_arm_users && persona_armed) {
+		persona_unhook(true);
+		persona_armed = false;
+	}
+	mutex_unlock(&persona_arm_lock);
+}
+
+static DECLARE_DELAYED_WORK(persona_disarm_work, persona_disarm_fn);
+
+int persona_hooks_arm_xen(void)
+{
+	int r = 0;
+
+	mutex_lock(&persona_arm_lock);
+	if (!persona_armed) {
+		r = persona_hook_all(true);
+		persona_armed = !r;
+	}
+	if (!r)
+		persona_arm_users++;
+	mutex_unlock(&persona_arm_lock);
+	return r;
+}
+
+void persona_hooks_disarm_xen(void)
+{
+	mutex_lock(&persona_arm_lock);
+	if (!WARN_ON_ONCE(!persona_arm_users) && !--persona_arm_users)
+		mod_delayed_work(system_wq, &persona_disarm_work, 2 * HZ);
+	mutex_unlock(&persona_arm_lock);
+}
+
+static int persona_resolve(const char *name, void **where)
+{
+	*where = (void *)persona_lookup(name);
+	if (*where)
+		return 0;
+	pr_err("kvm.ko has no symbol %s, not loading\n", name);
+	return -ENOENT;
 }
 
 int persona_hooks_init(void)
@@ -272,20 +549,21 @@ int persona_hooks_init(void)
 
 	for (i = 0; i < ARRAY_SIZE(persona_hooks); i++) {
 		hook = &persona_hooks[i];
-		hook->addr = persona_lookup(hook->name);
-		if (!hook->addr) {
-			pr_err("kvm.ko has no symbol %s, not loading\n",
-			       hook->name);
-			return -ENOENT;
-		}
-		*hook->orig = (void *)hook->addr;
+		r = persona_resolve(hook->name, hook->orig);
+		if (r)
+			return r;
+		hook->addr = (unsigned long)*hook->orig;
 	}
 
-	persona_x86_ops = (void *)persona_lookup("kvm_x86_ops");
-	if (!persona_x86_ops) {
-		pr_err("kvm.ko has no symbol kvm_x86_ops, not loading\n");
-		return -ENOENT;
-	}
+	r = persona_resolve("kvm_x86_ops", (void **)&persona_x86_ops);
+	r = r ?: persona_resolve("get_kvmclock_ns",
+				 (void **)&persona_get_kvmclock_ns);
+	r = r ?: persona_resolve("kvm_apic_set_irq",
+				 (void **)&persona_apic_set_irq);
+	r = r ?: persona_resolve("kvm_mmu_gva_to_gpa_system",
+				 (void **)&persona_gva_to_gpa_system);
+	if (r)
+		return r;
 
 	/* A kernel with CONFIG_KVM_XEN already has the personality. */
 	r = orig_check_extension(NULL, KVM_CAP_XEN_HVM);
@@ -295,21 +573,16 @@ int persona_hooks_init(void)
 		return -EEXIST;
 	}
 
-	for (i = 0; i < ARRAY_SIZE(persona_hooks); i++) {
-		r = persona_hook_register(&persona_hooks[i]);
-		if (r) {
-			pr_err("cannot hook %s (%d), not loading\n",
-			       persona_hooks[i].name, r);
-			persona_unhook_all();
-			return r;
-		}
-	}
-	return 0;
+	r = persona_hook_all(false);
+	if (r)
+		pr_err("not loading\n");
+	return r;
 }
 
 void persona_hooks_exit(void)
 {
-	persona_unhook_all();
+	cancel_delayed_work_sync(&persona_disarm_work);
+	persona_unhook(false);
 	/* Callers that entered a replacement before it was unhooked. */
 	synchronize_srcu(&persona_hook_srcu);
 	/*
@@ -393,4 +666,44 @@ bool persona_kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu)
 u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu)
 {
 	return READ_ONCE(vcpu->kvm->arch.hyperv.hv_hypercall);
+}
+
+/*
+ * kvm.ko reserves a struct kvm_vcpu_xen in every vCPU even when built
+ * without CONFIG_KVM_XEN.  We keep the per-vCPU Xen state there: it costs
+ * no allocation, and kvm_guest_time_update() already refreshes the pvclock
+ * in its vcpu_info_cache and vcpu_time_info_cache whenever they are active.
+ */
+struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu)
+{
+	return &vcpu->arch.xen;
+}
+
+bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu)
+{
+	return !!vcpu->arch.apic;
+}
+
+/* The guest's kvmclock, the time base of Xen's system time. */
+u64 persona_kvm_clock_ns(struct kvm *kvm)
+{
+	return persona_get_kvmclock_ns(kvm);
+}
+
+int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq)
+{
+	return persona_apic_set_irq(vcpu, irq, NULL);
+}
+
+/* Translation as the guest kernel sees it; 0 when unmapped. */
+gpa_t persona_kvm_gva_to_gpa(struct kvm_vcpu *vcpu, u64 gva)
+{
+	gpa_t gpa = persona_gva_to_gpa_system(vcpu, gva, NULL);
+
+	return gpa == INVALID_GPA ? 0 : gpa;
+}
+
+void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state)
+{
+	vcpu->arch.mp_state = state;
 }

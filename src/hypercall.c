@@ -10,14 +10,12 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <xen/interface/xen.h>
+#include <xen/interface/event_channel.h>
 #include <xen/interface/version.h>
 
 #include "persona.h"
 
 #define XEN_HCALL_STUB_SIZE	32
-
-/* Xen's public errno.h: the guest sees Xen's numbering, not Linux's. */
-#define XEN_ENOSYS		38
 
 /*
  * Each 32-byte stub is "mov $nr, %eax; vmcall/vmmcall; ret", padded with
@@ -106,19 +104,54 @@ static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
 }
 
 /*
+ * Read @len bytes at guest-virtual @gva as the guest kernel sees them,
+ * page by page so that a buffer crossing a page boundary is translated
+ * correctly.  Returns 0 or -EFAULT.
+ */
+int persona_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
+			    unsigned int len)
+{
+	unsigned int chunk;
+	gpa_t gpa;
+
+	while (len) {
+		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
+		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
+		if (!gpa || kvm_vcpu_read_guest(vcpu, gpa, data, chunk))
+			return -EFAULT;
+		gva += chunk;
+		data += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+/*
+ * Xen delivers pending events on the way back from any hypercall; guests
+ * rely on it (Linux re-enables event delivery with a dummy xen_version
+ * call).  With the VM-wide vector, have kvm.ko look again.
+ */
+static void persona_xen_hypercall_done(struct persona_vm *pvm,
+				       struct kvm_vcpu *vcpu)
+{
+	if (READ_ONCE(pvm->upcall_vector) && persona_vcpu_xen_ready(pvm, vcpu) &&
+	    persona_upcall_pending(pvm, vcpu))
+		kvm_make_request(KVM_REQ_EVENT, vcpu);
+}
+
+/*
  * Re-entry after KVM_EXIT_XEN.  If userspace moved RIP (e.g. it injected
  * an exception or restored state) the hypercall is abandoned.
  */
 static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm = persona_vm_find(vcpu->kvm);
-	struct persona_vcpu *pv;
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_vm *pvm = persona_vm_of(vcpu->kvm);
 
-	if (WARN_ON_ONCE(!pvm))
+	if (!kvm_is_linear_rip(vcpu, vx->hypercall_rip))
 		return 1;
-	pv = xa_load(&pvm->vcpus, vcpu->vcpu_idx);
-	if (!pv || !kvm_is_linear_rip(vcpu, pv->hypercall_rip))
-		return 1;
+	if (pvm)
+		persona_xen_hypercall_done(pvm, vcpu);
 	return persona_xen_hypercall_set_result(vcpu,
 						vcpu->run->xen.u.hcall.result);
 }
@@ -138,14 +171,11 @@ static int persona_xen_hypercall_exit(struct persona_vm *pvm,
 				      struct kvm_vcpu *vcpu, bool longmode,
 				      int cpl, u64 input, const u64 *params)
 {
+	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
 	struct kvm_run *run = vcpu->run;
-	struct persona_vcpu *pv;
 	int i;
 
-	pv = persona_vcpu_get(pvm, vcpu);
-	if (!pv)
-		return -ENOMEM;
-	pv->hypercall_rip = kvm_get_linear_rip(vcpu);
+	vx->hypercall_rip = kvm_get_linear_rip(vcpu);
 
 	run->exit_reason = KVM_EXIT_XEN;
 	run->xen.type = KVM_EXIT_XEN_HCALL;
@@ -179,6 +209,7 @@ int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 	u64 input, params[6], r = -XEN_ENOSYS;
 	int cpl, i;
 
+	persona_vcpu_xen(pvm, vcpu);
 	longmode = persona_kvm_is_64bit_hypercall(vcpu);
 	regs = longmode ? persona_xen_args_64 : persona_xen_args_32;
 	input = persona_kvm_reg_read(vcpu, PERSONA_RAX);
@@ -202,12 +233,33 @@ int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 	case __HYPERVISOR_xen_version:
 		handled = persona_xen_hcall_xen_version(pvm, params[0], &r);
 		break;
+	case __HYPERVISOR_event_channel_op:
+		if (params[0] == EVTCHNOP_send)
+			handled = persona_hcall_evtchn_send(pvm, vcpu, params[1],
+							    &r);
+		break;
+	case __HYPERVISOR_sched_op:
+		handled = persona_hcall_sched_op(pvm, vcpu, longmode,
+						 params[0], params[1], &r);
+		break;
+	case __HYPERVISOR_vcpu_op:
+		handled = persona_hcall_vcpu_op(pvm, vcpu, longmode, params[0],
+						params[1], params[2], &r);
+		break;
+	case __HYPERVISOR_set_timer_op:
+		/* 32-bit callers pass the 64-bit deadline in two halves. */
+		if (!longmode)
+			params[0] |= params[1] << 32;
+		handled = persona_hcall_set_timer_op(pvm, vcpu, params[0], &r);
+		break;
 	default:
 		break;
 	}
 
-	if (handled)
+	if (handled) {
+		persona_xen_hypercall_done(pvm, vcpu);
 		return persona_xen_hypercall_set_result(vcpu, r);
+	}
 
 exit_to_userspace:
 	return persona_xen_hypercall_exit(pvm, vcpu, longmode, cpl, input,

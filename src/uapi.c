@@ -4,13 +4,20 @@
  * and the VM/vCPU attribute ioctls, with upstream's semantics and errors.
  */
 #include <linux/kvm_host.h>
+#include <linux/sched/stat.h>
 #include <linux/uaccess.h>
 
 #include "persona.h"
+#include "persona-xen.h"
 
 int persona_xen_caps(void)
 {
-	return PERSONA_XEN_CAPS;
+	int caps = PERSONA_XEN_CAPS;
+
+	/* Steal time comes from the scheduler's run_delay. */
+	if (sched_info_on())
+		caps |= KVM_XEN_HVM_CONFIG_RUNSTATE;
+	return caps;
 }
 
 bool persona_vm_ioctl_claims(unsigned int ioctl)
@@ -19,6 +26,7 @@ bool persona_vm_ioctl_claims(unsigned int ioctl)
 	case KVM_XEN_HVM_CONFIG:
 	case KVM_XEN_HVM_GET_ATTR:
 	case KVM_XEN_HVM_SET_ATTR:
+	case KVM_XEN_HVM_EVTCHN_SEND:
 		return true;
 	}
 	return false;
@@ -77,10 +85,17 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 				    const struct kvm_xen_hvm_attr *data)
 {
 	struct persona_vm *pvm;
+	int r = 0;
 
 	switch (data->type) {
 	case KVM_XEN_ATTR_TYPE_LONG_MODE:
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO:
+	case KVM_XEN_ATTR_TYPE_EVTCHN:
 	case KVM_XEN_ATTR_TYPE_XEN_VERSION:
+		break;
+	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
+		if (data->u.vector && data->u.vector < 0x10)
+			return -EINVAL;
 		break;
 	default:
 		return -ENOENT;
@@ -93,14 +108,23 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 	mutex_lock(&pvm->lock);
 	switch (data->type) {
 	case KVM_XEN_ATTR_TYPE_LONG_MODE:
-		WRITE_ONCE(pvm->long_mode, !!data->u.long_mode);
+		r = persona_shinfo_set_long_mode(pvm, !!data->u.long_mode);
+		break;
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO:
+		r = persona_shinfo_set(pvm, data->u.shared_info.gfn);
+		break;
+	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
+		WRITE_ONCE(pvm->upcall_vector, data->u.vector);
+		break;
+	case KVM_XEN_ATTR_TYPE_EVTCHN:
+		r = persona_evtchn_attr_set(pvm, data);
 		break;
 	case KVM_XEN_ATTR_TYPE_XEN_VERSION:
 		WRITE_ONCE(pvm->xen_version, data->u.xen_version);
 		break;
 	}
 	mutex_unlock(&pvm->lock);
-	return 0;
+	return r;
 }
 
 /* A VM that never enabled Xen reads back upstream's defaults. */
@@ -111,7 +135,19 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 
 	switch (data->type) {
 	case KVM_XEN_ATTR_TYPE_LONG_MODE:
-		data->u.long_mode = pvm ? READ_ONCE(pvm->long_mode) : 0;
+		data->u.long_mode = pvm ? persona_xen_long_mode(pvm) : 0;
+		return 0;
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO:
+		if (!pvm) {
+			data->u.shared_info.gfn = PERSONA_XEN_INVALID_GFN;
+			return 0;
+		}
+		mutex_lock(&pvm->lock);
+		data->u.shared_info.gfn = persona_shinfo_gfn(pvm);
+		mutex_unlock(&pvm->lock);
+		return 0;
+	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
+		data->u.vector = pvm ? READ_ONCE(pvm->upcall_vector) : 0;
 		return 0;
 	case KVM_XEN_ATTR_TYPE_XEN_VERSION:
 		data->u.xen_version = pvm ? READ_ONCE(pvm->xen_version) : 0;
@@ -120,8 +156,20 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 	return -ENOENT;
 }
 
+static int persona_xen_hvm_evtchn_send(struct kvm *kvm,
+				       const struct kvm_irq_routing_xen_evtchn *uxe)
+{
+	struct persona_vm *pvm = persona_vm_find(kvm);
+
+	/* Without shared_info there is nowhere to deliver to. */
+	if (!pvm)
+		return -EINVAL;
+	return persona_evtchn_send_ioctl(pvm, uxe);
+}
+
 long persona_vm_ioctl(struct kvm *kvm, unsigned int ioctl, void __user *argp)
 {
+	struct kvm_irq_routing_xen_evtchn uxe;
 	struct kvm_xen_hvm_config xhc;
 	struct kvm_xen_hvm_attr xha;
 	long r;
@@ -142,22 +190,37 @@ long persona_vm_ioctl(struct kvm *kvm, unsigned int ioctl, void __user *argp)
 		if (!r && copy_to_user(argp, &xha, sizeof(xha)))
 			r = -EFAULT;
 		return r;
+	case KVM_XEN_HVM_EVTCHN_SEND:
+		if (copy_from_user(&uxe, argp, sizeof(uxe)))
+			return -EFAULT;
+		return persona_xen_hvm_evtchn_send(kvm, &uxe);
 	}
 	return -ENOTTY;
 }
 
-/* No vCPU attribute is implemented yet: upstream answers -ENOENT. */
 long persona_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 			void __user *argp)
 {
 	struct kvm_xen_vcpu_attr xva;
+	struct persona_vm *pvm;
+	long r;
 
-	switch (ioctl) {
-	case KVM_XEN_VCPU_GET_ATTR:
-	case KVM_XEN_VCPU_SET_ATTR:
-		if (copy_from_user(&xva, argp, sizeof(xva)))
-			return -EFAULT;
-		return -ENOENT;
-	}
-	return -ENOTTY;
+	if (copy_from_user(&xva, argp, sizeof(xva)))
+		return -EFAULT;
+
+	pvm = persona_vm_get_or_create(vcpu->kvm);
+	if (IS_ERR(pvm))
+		return PTR_ERR(pvm);
+
+	mutex_lock(&pvm->lock);
+	if (ioctl == KVM_XEN_VCPU_SET_ATTR)
+		r = persona_vcpu_attr_set(pvm, vcpu, &xva);
+	else
+		r = persona_vcpu_attr_get(pvm, vcpu, &xva);
+	mutex_unlock(&pvm->lock);
+
+	if (!r && ioctl == KVM_XEN_VCPU_GET_ATTR &&
+	    copy_to_user(argp, &xva, sizeof(xva)))
+		r = -EFAULT;
+	return r;
 }

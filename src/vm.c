@@ -62,18 +62,29 @@ static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 		return NULL;
 	pvm->kvm = kvm;
 	mutex_init(&pvm->lock);
-	xa_init(&pvm->vcpus);
+	mutex_init(&pvm->evtchn_lock);
+	spin_lock_init(&pvm->vcpu_init_lock);
+	kvm_gpc_init(&pvm->shinfo_cache);
+	xa_init(&pvm->evtchn_ports);
 	return pvm;
 }
 
+static void persona_vm_free(struct persona_vm *pvm)
+{
+	mutex_destroy(&pvm->evtchn_lock);
+	mutex_destroy(&pvm->lock);
+	kfree(pvm);
+}
+
 /*
- * Called from the VM ioctls that enable a personality.  The VM cannot be
+ * Called from the ioctls that enable a personality.  The VM cannot be
  * destroyed concurrently (the caller holds its fd), but two ioctls may race
  * to create the state.
  */
 struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 {
 	struct persona_vm *pvm, *other;
+	int r;
 
 	pvm = persona_vm_find(kvm);
 	if (pvm)
@@ -89,12 +100,20 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 		return ERR_PTR(-ENOMEM);
 	}
 
+	r = persona_hooks_arm_xen();
+	if (r) {
+		persona_vm_free(pvm);
+		module_put(THIS_MODULE);
+		return ERR_PTR(r);
+	}
+
 	spin_lock(&persona_vm_table_lock);
 	hash_for_each_possible(persona_vm_table, other, node,
 			       (unsigned long)kvm) {
 		if (other->kvm == kvm) {
 			spin_unlock(&persona_vm_table_lock);
-			kfree(pvm);
+			persona_hooks_disarm_xen();
+			persona_vm_free(pvm);
 			module_put(THIS_MODULE);
 			return other;
 		}
@@ -108,58 +127,89 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 	return pvm;
 }
 
-struct persona_vcpu *persona_vcpu_get(struct persona_vm *pvm,
-				      struct kvm_vcpu *vcpu)
+/*
+ * kvm.ko leaves a vCPU's struct kvm_vcpu_xen zeroed when built without
+ * CONFIG_KVM_XEN.  Initialise it the first time the personality touches
+ * the vCPU; that may be in atomic context, and nothing here sleeps.
+ */
+static void persona_vcpu_xen_init(struct persona_vm *pvm,
+				  struct kvm_vcpu *vcpu)
 {
-	struct persona_vcpu *pv, *old;
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	unsigned long flags;
 
-	pv = xa_load(&pvm->vcpus, vcpu->vcpu_idx);
-	if (pv)
-		return pv;
-
-	pv = kzalloc(sizeof(*pv), GFP_KERNEL_ACCOUNT);
-	if (!pv)
-		return NULL;
-	old = xa_cmpxchg(&pvm->vcpus, vcpu->vcpu_idx, NULL, pv,
-			 GFP_KERNEL_ACCOUNT);
-	if (old) {
-		kfree(pv);
-		return xa_is_err(old) ? NULL : old;
+	spin_lock_irqsave(&pvm->vcpu_init_lock, flags);
+	if (!test_bit(vcpu->vcpu_idx, pvm->vcpu_ready)) {
+		vx->vcpu_id = vcpu->vcpu_idx;
+		vx->poll_evtchn = 0;
+		timer_setup(&vx->poll_timer, persona_poll_timer_fn, 0);
+		persona_timer_init(vcpu);
+		kvm_gpc_init(&vx->vcpu_info_cache);
+		kvm_gpc_init(&vx->vcpu_time_info_cache);
+		kvm_gpc_init(&vx->runstate_cache);
+		/* Publish only a fully initialised state. */
+		smp_mb__before_atomic();
+		set_bit(vcpu->vcpu_idx, pvm->vcpu_ready);
 	}
-	return pv;
+	spin_unlock_irqrestore(&pvm->vcpu_init_lock, flags);
 }
 
-static void persona_vm_free(struct persona_vm *pvm)
+bool persona_vcpu_xen_ready(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	struct persona_vcpu *pv;
+	return test_bit_acquire(vcpu->vcpu_idx, pvm->vcpu_ready);
+}
+
+struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_vm *pvm,
+				      struct kvm_vcpu *vcpu)
+{
+	if (unlikely(!persona_vcpu_xen_ready(pvm, vcpu)))
+		persona_vcpu_xen_init(pvm, vcpu);
+	return persona_kvm_vcpu_xen(vcpu);
+}
+
+/*
+ * Before kvm.ko frees the vCPUs: stop what could still reach them (timers,
+ * guest memory caches linked into the VM).
+ */
+void persona_vm_teardown(struct kvm *kvm)
+{
+	struct persona_vm *pvm = persona_vm_of(kvm);
+	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
-	xa_for_each(&pvm->vcpus, i, pv)
-		kfree(pv);
-	xa_destroy(&pvm->vcpus);
-	mutex_destroy(&pvm->lock);
-	kfree(pvm);
+	if (!pvm)
+		return;
+	kvm_for_each_vcpu(i, vcpu, kvm)
+		if (persona_vcpu_xen_ready(pvm, vcpu))
+			persona_vcpu_xen_teardown(vcpu);
+	persona_evtchn_ports_free(pvm);
+	kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
+}
+
+static struct persona_vm *persona_vm_unlink(struct kvm *kvm)
+{
+	struct persona_vm *pvm, *found = NULL;
+
+	spin_lock(&persona_vm_table_lock);
+	hash_for_each_possible(persona_vm_table, pvm, node,
+			       (unsigned long)kvm) {
+		if (pvm->kvm == kvm) {
+			found = pvm;
+			break;
+		}
+	}
+	if (found) {
+		hash_del_rcu(&found->node);
+		persona_nr_vms--;
+	}
+	spin_unlock(&persona_vm_table_lock);
+	return found;
 }
 
 /* kvm.ko has destroyed the vCPUs; nothing can reach @kvm's state now. */
 void persona_vm_destroy(struct kvm *kvm)
 {
-	struct persona_vm *pvm;
-
-	spin_lock(&persona_vm_table_lock);
-	pvm = NULL;
-	hash_for_each_possible(persona_vm_table, pvm, node,
-			       (unsigned long)kvm) {
-		if (pvm->kvm == kvm)
-			break;
-	}
-	if (pvm && pvm->kvm == kvm) {
-		hash_del_rcu(&pvm->node);
-		persona_nr_vms--;
-	} else {
-		pvm = NULL;
-	}
-	spin_unlock(&persona_vm_table_lock);
+	struct persona_vm *pvm = persona_vm_unlink(kvm);
 
 	if (!pvm)
 		return;
@@ -168,6 +218,7 @@ void persona_vm_destroy(struct kvm *kvm)
 	/* Lock-free lookups on other VMs' exit paths may still see it. */
 	synchronize_rcu();
 	persona_vm_free(pvm);
+	persona_hooks_disarm_xen();
 	module_put(THIS_MODULE);
 }
 

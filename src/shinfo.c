@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The pages Xen shares with an HVM guest: shared_info (wallclock, event
+ * bitmaps), each vCPU's vcpu_info (pvclock, event selector) and optional
+ * separate pvclock, and the runstate area.
+ *
+ * Guest memory is reached only through pfn caches, which kvm.ko
+ * invalidates on memslot changes and MMU-notifier events.  Every user
+ * re-checks its cache under the cache's lock, and refreshes it only where
+ * it may sleep.
+ */
+#include <linux/kvm_host.h>
+#include <linux/sched.h>
+#include <linux/sched/stat.h>
+#include <linux/timekeeping.h>
+
+#include "persona.h"
+#include "persona-xen.h"
+
+/*
+ * Map @gpc again after kvm.ko invalidated it.  Sleeps; the caller then
+ * re-checks the cache under its lock, which is when the mapping counts.
+ */
+static int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+			       unsigned long len)
+{
+	int idx, r;
+
+	if (!gpc->active)
+		return -EINVAL;
+	idx = srcu_read_lock(&kvm->srcu);
+	r = kvm_gfn_to_pfn_cache_refresh(kvm, gpc, gpc->gpa, len);
+	srcu_read_unlock(&kvm->srcu, idx);
+	return r;
+}
+
+static bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+			      unsigned long len)
+{
+	bool ok;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	ok = kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, len);
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ok;
+}
+
+/* Dirty logging needs the vCPU that is running on this CPU. */
+static void persona_mark_dirty(struct kvm_vcpu *vcpu,
+			       struct gfn_to_pfn_cache *gpc)
+{
+	if (kvm_get_running_vcpu() == vcpu)
+		mark_page_dirty_in_slot(vcpu->kvm, gpc->memslot,
+					gpc->gpa >> PAGE_SHIFT);
+}
+
+/*
+ * The wallclock in shared_info: the real time at which the guest's
+ * system time (kvmclock) was zero, under Xen's odd/even version protocol.
+ */
+static int persona_shinfo_write_wallclock(struct persona_vm *pvm)
+{
+	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	struct kvm *kvm = pvm->kvm;
+	struct pvclock_wall_clock *wc;
+	unsigned long flags;
+	u32 *wc_sec_hi;
+	u64 wall_nsec;
+	u32 version;
+	int r;
+
+	wall_nsec = ktime_get_real_ns() - persona_kvm_clock_ns(kvm);
+
+	read_lock_irqsave(&gpc->lock, flags);
+	while (!persona_gpc_check(kvm, gpc, PAGE_SIZE)) {
+		read_unlock_irqrestore(&gpc->lock, flags);
+		r = persona_gpc_refresh(kvm, gpc, PAGE_SIZE);
+		if (r)
+			return r;
+		read_lock_irqsave(&gpc->lock, flags);
+	}
+
+	if (persona_xen_long_mode(pvm)) {
+		struct shared_info *shinfo = gpc->khva;
+
+		wc = &shinfo->wc;
+		wc_sec_hi = &shinfo->wc_sec_hi;
+	} else {
+		struct persona_compat_shared_info *shinfo = gpc->khva;
+
+		wc = &shinfo->wc;
+		wc_sec_hi = &shinfo->wc_sec_hi;
+	}
+
+	/* An odd version tells the guest an update is in progress. */
+	version = (READ_ONCE(wc->version) + 1) | 1;
+	WRITE_ONCE(wc->version, version);
+	/* Guest readers must see the odd version before the new time. */
+	smp_wmb();
+	wc->nsec = do_div(wall_nsec, NSEC_PER_SEC);
+	wc->sec = (u32)wall_nsec;
+	*wc_sec_hi = wall_nsec >> 32;
+	/* ... and the new time before the even version. */
+	smp_wmb();
+	WRITE_ONCE(wc->version, version + 1);
+
+	read_unlock_irqrestore(&gpc->lock, flags);
+
+	kvm_make_all_cpus_request(kvm, KVM_REQ_MASTERCLOCK_UPDATE);
+	return 0;
+}
+
+/* KVM_XEN_ATTR_TYPE_SHARED_INFO; caller holds pvm->lock. */
+int persona_shinfo_set(struct persona_vm *pvm, u64 gfn)
+{
+	struct kvm *kvm = pvm->kvm;
+	int idx, r = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	if (gfn == PERSONA_XEN_INVALID_GFN) {
+		kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
+	} else if (gfn >= (1ULL << (52 - PAGE_SHIFT))) {
+		r = -EINVAL;
+	} else {
+		r = kvm_gpc_activate(kvm, &pvm->shinfo_cache, NULL,
+				     KVM_HOST_USES_PFN, gfn_to_gpa(gfn),
+				     PAGE_SIZE);
+		if (!r)
+			r = persona_shinfo_write_wallclock(pvm);
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return r;
+}
+
+u64 persona_shinfo_gfn(struct persona_vm *pvm)
+{
+	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+
+	return gpc->active ? gpa_to_gfn(gpc->gpa) : PERSONA_XEN_INVALID_GFN;
+}
+
+/*
+ * The guest's word size decides the layout of every shared structure;
+ * when it changes the wallclock moves, so write it at its new place.
+ * Caller holds pvm->lock.
+ */
+int persona_shinfo_set_long_mode(struct persona_vm *pvm, bool lm)
+{
+	bool old = persona_xen_long_mode(pvm);
+
+	WRITE_ONCE(pvm->long_mode, lm);
+	if (old != lm && pvm->shinfo_cache.active)
+		return persona_shinfo_write_wallclock(pvm);
+	return 0;
+}
+
+/*
+ * Is evtchn_upcall_pending set in the vCPU's vcpu_info?  Called where
+ * kvm.ko decides whether an interrupt is pending, possibly from atomic
+ * context or while the task is about to block: if the page cannot be
+ * checked there, say "pending" so that the vCPU comes back and looks
+ * again from a context that can map it.
+ */
+bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
+	const unsigned long len = sizeof(struct vcpu_info);
+	unsigned long flags;
+	u8 pending;
+
+	if (!gpc->active)
+		return false;
+	read_lock_irqsave(&gpc->lock, flags);
+	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
+		read_unlock_irqrestore(&gpc->lock, flags);
+		if (!preemptible() || !task_is_running(current))
+			return true;
+		if (persona_gpc_refresh(vcpu->kvm, gpc, len))
+			return false;
+		read_lock_irqsave(&gpc->lock, flags);
+	}
+
+	/* Same offset in the 32- and 64-bit layouts. */
+	pending = READ_ONCE(((struct vcpu_info *)gpc->khva)->evtchn_upcall_pending);
+	read_unlock_irqrestore(&gpc->lock, flags);
+	return pending;
+}
+
+/* Runstate accounting, in guest (kvmclock) nanoseconds. */
+static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	u64 now = persona_kvm_clock_ns(vcpu->kvm);
+	u64 delta = now - vx->runstate_entry_time;
+	u64 run_delay = current->sched_info.run_delay;
+
+	if (unlikely(!vx->runstate_entry_time))
+		vx->current_runstate = RUNSTATE_offline;
+
+	/*
+	 * Time the vCPU thread spent waiting for a host CPU while the vCPU
+	 * was running is stolen: Xen accounts it as runnable.
+	 */
+	if (vx->current_runstate == RUNSTATE_running) {
+		u64 steal = run_delay - vx->last_steal;
+
+		delta -= steal;
+		vx->runstate_times[RUNSTATE_runnable] += steal;
+	}
+	vx->last_steal = run_delay;
+
+	vx->runstate_times[vx->current_runstate] += delta;
+	vx->current_runstate = state;
+	vx->runstate_entry_time = now;
+}
+
+/*
+ * Copy the runstate into the guest's area, with XEN_RUNSTATE_UPDATE set in
+ * state_entry_time while the copy is in progress.
+ */
+static void persona_runstate_write(struct persona_vm *pvm,
+				   struct kvm_vcpu *vcpu, bool may_sleep)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct gfn_to_pfn_cache *gpc = &vx->runstate_cache;
+	unsigned long flags;
+	size_t len, times_off;
+	u64 *times;
+	int *state;
+
+	if (!gpc->active)
+		return;
+
+	if (persona_xen_long_mode(pvm)) {
+		len = sizeof(struct vcpu_runstate_info);
+		times_off = offsetof(struct vcpu_runstate_info,
+				     state_entry_time);
+	} else {
+		len = sizeof(struct persona_compat_runstate_info);
+		times_off = offsetof(struct persona_compat_runstate_info,
+				     state_entry_time);
+	}
+
+	read_lock_irqsave(&gpc->lock, flags);
+	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
+		read_unlock_irqrestore(&gpc->lock, flags);
+		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len))
+			return;
+		read_lock_irqsave(&gpc->lock, flags);
+	}
+
+	state = gpc->khva;
+	times = gpc->khva + times_off;
+
+	WRITE_ONCE(times[0], vx->runstate_entry_time | XEN_RUNSTATE_UPDATE);
+	/* The guest must see the update flag before any new field. */
+	smp_wmb();
+	WRITE_ONCE(*state, vx->current_runstate);
+	memcpy(times + 1, vx->runstate_times, sizeof(vx->runstate_times));
+	/* ... and every new field before the flag clears. */
+	smp_wmb();
+	WRITE_ONCE(times[0], vx->runstate_entry_time);
+
+	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_mark_dirty(vcpu, gpc);
+}
+
+static void persona_runstate_set(struct persona_vm *pvm,
+				 struct kvm_vcpu *vcpu, int state,
+				 bool may_sleep)
+{
+	persona_runstate_account(vcpu, state);
+	persona_runstate_write(pvm, vcpu, may_sleep);
+}
+
+/* Scheduled in: preemption disabled, so no refresh. */
+void persona_runstate_load(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	if (sched_info_on())
+		persona_runstate_set(pvm, vcpu, RUNSTATE_running, false);
+}
+
+/* Preempted while running (a normal exit stays "running", as in Xen). */
+void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	if (sched_info_on())
+		persona_runstate_set(pvm, vcpu, RUNSTATE_runnable, false);
+}
+
+/* From KVM_RUN: make the guest's copy current, mapping it if needed. */
+void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	if (sched_info_on())
+		persona_runstate_write(pvm, vcpu, true);
+}
+
+static int persona_gpc_attr_set(struct kvm_vcpu *vcpu,
+				struct gfn_to_pfn_cache *gpc, u64 gpa,
+				unsigned long len)
+{
+	if (gpa == GPA_INVALID) {
+		kvm_gpc_deactivate(vcpu->kvm, gpc);
+		return 0;
+	}
+	return kvm_gpc_activate(vcpu->kvm, gpc, NULL, KVM_HOST_USES_PFN, gpa,
+				len);
+}
+
+static u64 persona_gpc_attr_get(struct gfn_to_pfn_cache *gpc)
+{
+	return gpc->active ? gpc->gpa : GPA_INVALID;
+}
+
+static bool persona_runstate_valid(u64 state)
+{
+	return state <= RUNSTATE_offline;
+}
+
+static bool persona_runstate_sums(const struct kvm_xen_vcpu_attr *data)
+{
+	return data->u.runstate.state_entry_time ==
+	       data->u.runstate.time_running + data->u.runstate.time_runnable +
+	       data->u.runstate.time_blocked + data->u.runstate.time_offline;
+}
+
+/* KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA: restore a saved runstate. */
+static int persona_runstate_data_set(struct kvm_vcpu *vcpu,
+				     const struct kvm_xen_vcpu_attr *data)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+
+	if (!persona_runstate_valid(data->u.runstate.state) ||
+	    !persona_runstate_sums(data) ||
+	    persona_kvm_clock_ns(vcpu->kvm) < data->u.runstate.state_entry_time)
+		return -EINVAL;
+
+	vx->current_runstate = data->u.runstate.state;
+	vx->runstate_entry_time = data->u.runstate.state_entry_time;
+	vx->runstate_times[RUNSTATE_running] = data->u.runstate.time_running;
+	vx->runstate_times[RUNSTATE_runnable] = data->u.runstate.time_runnable;
+	vx->runstate_times[RUNSTATE_blocked] = data->u.runstate.time_blocked;
+	vx->runstate_times[RUNSTATE_offline] = data->u.runstate.time_offline;
+	vx->last_steal = current->sched_info.run_delay;
+	return 0;
+}
+
+/* KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST: add deltas, optionally switch. */
+static int persona_runstate_adjust(struct persona_vm *pvm,
+				   struct kvm_vcpu *vcpu,
+				   const struct kvm_xen_vcpu_attr *data)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	u64 state = data->u.runstate.state;
+
+	if ((!persona_runstate_valid(state) && state != (u64)-1) ||
+	    !persona_runstate_sums(data) ||
+	    persona_kvm_clock_ns(vcpu->kvm) <
+	    vx->runstate_entry_time + data->u.runstate.state_entry_time)
+		return -EINVAL;
+
+	vx->runstate_entry_time += data->u.runstate.state_entry_time;
+	vx->runstate_times[RUNSTATE_running] += data->u.runstate.time_running;
+	vx->runstate_times[RUNSTATE_runnable] += data->u.runstate.time_runnable;
+	vx->runstate_times[RUNSTATE_blocked] += data->u.runstate.time_blocked;
+	vx->runstate_times[RUNSTATE_offline] += data->u.runstate.time_offline;
+
+	if (persona_runstate_valid(state))
+		persona_runstate_set(pvm, vcpu, state, true);
+	return 0;
+}
+
+static int persona_runstate_attr_set(struct persona_vm *pvm,
+				     struct kvm_vcpu *vcpu,
+				     struct kvm_xen_vcpu_attr *data)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+
+	if (!sched_info_on())
+		return -EOPNOTSUPP;
+
+	switch (data->type) {
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
+		return persona_gpc_attr_set(vcpu, &vx->runstate_cache,
+					    data->u.gpa,
+					    sizeof(struct vcpu_runstate_info));
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
+		if (!persona_runstate_valid(data->u.runstate.state))
+			return -EINVAL;
+		persona_runstate_set(pvm, vcpu, data->u.runstate.state, true);
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA:
+		return persona_runstate_data_set(vcpu, data);
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST:
+		return persona_runstate_adjust(pvm, vcpu, data);
+	}
+	return -ENOENT;
+}
+
+/* KVM_XEN_VCPU_SET_ATTR; caller holds pvm->lock. */
+int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+			  struct kvm_xen_vcpu_attr *data)
+{
+	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
+	int idx, r;
+
+	idx = srcu_read_lock(&vcpu->kvm->srcu);
+	switch (data->type) {
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
+		r = persona_gpc_attr_set(vcpu, &vx->vcpu_info_cache,
+					 data->u.gpa,
+					 sizeof(struct vcpu_info));
+		if (!r && data->u.gpa != GPA_INVALID)
+			kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+		break;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
+		r = persona_gpc_attr_set(vcpu, &vx->vcpu_time_info_cache,
+					 data->u.gpa,
+					 sizeof(struct pvclock_vcpu_time_info));
+		if (!r && data->u.gpa != GPA_INVALID)
+			kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+		break;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA:
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST:
+		r = persona_runstate_attr_set(pvm, vcpu, data);
+		break;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID:
+		if (data->u.vcpu_id >= KVM_MAX_VCPUS) {
+			r = -EINVAL;
+			break;
+		}
+		vx->vcpu_id = data->u.vcpu_id;
+		r = 0;
+		break;
+	case KVM_XEN_VCPU_ATTR_TYPE_TIMER:
+		r = persona_timer_attr_set(pvm, vcpu, data);
+		break;
+	case KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR:
+		if (data->u.vector && data->u.vector < 0x10) {
+			r = -EINVAL;
+			break;
+		}
+		WRITE_ONCE(vx->upcall_vector, data->u.vector);
+		r = 0;
+		break;
+	default:
+		r = -ENOENT;
+		break;
+	}
+	srcu_read_unlock(&vcpu->kvm->srcu, idx);
+	return r;
+}
+
+/* KVM_XEN_VCPU_GET_ATTR; caller holds pvm->lock. */
+int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+			  struct kvm_xen_vcpu_attr *data)
+{
+	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
+
+	switch (data->type) {
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
+		data->u.gpa = persona_gpc_attr_get(&vx->vcpu_info_cache);
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
+		data->u.gpa = persona_gpc_attr_get(&vx->vcpu_time_info_cache);
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		if (!vx->runstate_cache.active)
+			return -ENOENT;
+		data->u.gpa = vx->runstate_cache.gpa;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		data->u.runstate.state = vx->current_runstate;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		data->u.runstate.state = vx->current_runstate;
+		data->u.runstate.state_entry_time = vx->runstate_entry_time;
+		data->u.runstate.time_running =
+			vx->runstate_times[RUNSTATE_running];
+		data->u.runstate.time_runnable =
+			vx->runstate_times[RUNSTATE_runnable];
+		data->u.runstate.time_blocked =
+			vx->runstate_times[RUNSTATE_blocked];
+		data->u.runstate.time_offline =
+			vx->runstate_times[RUNSTATE_offline];
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST:
+		return sched_info_on() ? -EINVAL : -EOPNOTSUPP;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID:
+		data->u.vcpu_id = vx->vcpu_id;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_TIMER:
+		persona_timer_attr_get(pvm, vcpu, data);
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR:
+		data->u.vector = vx->upcall_vector;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Before kvm.ko frees @vcpu. */
+void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu)
+{
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+
+	persona_timer_stop(vcpu);
+	del_timer_sync(&vx->poll_timer);
+	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);
+	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_time_info_cache);
+	kvm_gpc_deactivate(vcpu->kvm, &vx->runstate_cache);
+}
