@@ -27,6 +27,19 @@ module:
 	fi
 	$(MAKE) -C $(KDIR) M=$(PWD)/src modules
 
+# The same sources built for the anchor kernel (Debian's 6.12, which has
+# CONFIG_KVM_XEN), in a copy of the tree so both builds can coexist.
+ANCHOR_BUILD := $(PWD)/.cache/anchor-build
+module-anchor:
+	@if [ -z "$(ANCHOR_KDIR)" ]; then \
+		echo "no anchor kernel: run scripts/deps.sh --anchor" >&2; \
+		exit 1; \
+	fi
+	rm -rf $(ANCHOR_BUILD)
+	mkdir -p $(ANCHOR_BUILD)
+	cp -r src include kbuild $(ANCHOR_BUILD)/
+	$(MAKE) -C $(ANCHOR_KDIR) M=$(ANCHOR_BUILD)/src modules
+
 deps:
 	scripts/deps.sh
 
@@ -45,4 +58,4 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module deps selftests check demo clean module-clean
+.PHONY: all module module-anchor deps selftests check demo clean module-clean

@@ -177,6 +177,10 @@ bool persona_hv_claims_hypercall(struct kvm_vcpu *vcpu);
 void persona_hv_hypercall_msr_written(struct persona_vm *pvm,
 				      struct kvm_vcpu *vcpu, u64 data);
 
+/* kallsyms.c: kvm.ko's non-exported symbols */
+int persona_kallsyms_init(void);
+int persona_resolve(const char *name, void **where);
+
 /* hooks.c: interception of kvm.ko and accessors to its internals */
 int persona_hooks_init(void);
 void persona_hooks_exit(void);

@@ -120,6 +120,25 @@ case $rc in
 esac
 rm -f "$log"
 
+step "anchor kernel (CONFIG_KVM_XEN): the module must refuse to load"
+anchor_refuses()
+{
+	local out
+	scripts/deps.sh --anchor || return 1
+	# shellcheck disable=SC1091
+	. .cache/env.sh
+	make -s module-anchor W=1 || return 1
+	out=$(scripts/testhost.sh --kernel-dir "$ANCHOR_KERNEL" --timeout 600 -- \
+		'insmod .cache/anchor-build/src/kvm-persona.ko; echo "insmod=$?";
+		 grep -c "^kvm_persona " /proc/modules;
+		 dmesg | grep "kvm_persona: kvm.ko already implements"' 2>&1)
+	echo "$out"
+	echo "$out" | grep -q '^insmod=1' &&
+		echo "$out" | grep -qx '0' &&
+		echo "$out" | grep -q 'already implements the Xen ABI (KVM_CAP_XEN_HVM=0x'
+}
+host_test anchor_kernel_refuses_module anchor_refuses
+
 echo "1..$N"
 if [ "$SKIP" -ne 0 ]; then
 	echo "$PASS passed, $FAIL failed, $SKIP skipped"

@@ -135,6 +135,7 @@ KDIR_IMG=$CACHE/kernel/$KVER
 if [ ! -e "$KDIR_IMG/vmlinuz" ]; then
 	apt_update
 	tmp=$(mktemp -d)
+	chmod 755 "$tmp"
 	(cd "$tmp" && apt-get download -qq "linux-image-$KVER-unsigned" 2>/dev/null ||
 		apt-get download -qq "linux-image-$KVER")
 	mkdir -p "$KDIR_IMG/x"
@@ -157,10 +158,47 @@ if [ ! -e "$SRC/.extracted" ]; then
 	log "extracted $(basename "$tarball")"
 fi
 
+# The anchor: Debian's newest 6.12 kernel (upstream in-kernel Xen), for
+# side-by-side runs (make bench) and the refuse-to-load check.  Only with
+# --anchor, or when it is already there.
+ANCHOR_KVER=${ANCHOR_KVER:-}
+[ -n "$ANCHOR_KVER" ] || ANCHOR_KVER=$(sed -n 's/^ANCHOR_KVER=//p' \
+	"$CACHE/env.sh" 2>/dev/null || true)
+if [ "${1:-}" = --anchor ] && [ -z "$ANCHOR_KVER" ]; then
+	apt_update
+	ANCHOR_KVER=$(apt-cache search --names-only \
+		'^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' |
+		sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12-amd64\)-unsigned .*/\1/p' |
+		sort -V | tail -n1)
+	[ -n "$ANCHOR_KVER" ] || { log "no 6.12 kernel in the archive"; exit 1; }
+fi
+ANCHOR_DIR=
+if [ -n "$ANCHOR_KVER" ]; then
+	ANCHOR_DIR=$CACHE/kernel/$ANCHOR_KVER
+	apt_install "linux-headers-$ANCHOR_KVER"
+	if [ ! -e "$ANCHOR_DIR/vmlinuz" ]; then
+		apt_update
+		tmp=$(mktemp -d)
+		chmod 755 "$tmp"
+		(cd "$tmp" && apt-get download -qq \
+			"linux-image-$ANCHOR_KVER-unsigned")
+		mkdir -p "$ANCHOR_DIR/x"
+		dpkg-deb -x "$tmp"/linux-image-*.deb "$ANCHOR_DIR/x"
+		cp "$ANCHOR_DIR/x/boot/vmlinuz-$ANCHOR_KVER" "$ANCHOR_DIR/vmlinuz"
+		cp "$ANCHOR_DIR/x/boot/config-$ANCHOR_KVER" "$ANCHOR_DIR/config"
+		mv "$ANCHOR_DIR/x/lib/modules/$ANCHOR_KVER" "$ANCHOR_DIR/modules"
+		rm -rf "$ANCHOR_DIR/x" "$tmp"
+		log "extracted anchor kernel $ANCHOR_KVER"
+	fi
+fi
+
 cat >"$CACHE/env.sh" <<EOT
 KVER=$KVER
 KDIR=/usr/src/linux-headers-$KVER
 TEST_KERNEL=$KDIR_IMG
 LINUX_SRC=$SRC
+ANCHOR_KVER=$ANCHOR_KVER
+ANCHOR_KDIR=${ANCHOR_KVER:+/usr/src/linux-headers-$ANCHOR_KVER}
+ANCHOR_KERNEL=$ANCHOR_DIR
 EOT
-log "ready: kernel $KVER"
+log "ready: kernel $KVER${ANCHOR_KVER:+, anchor $ANCHOR_KVER}"

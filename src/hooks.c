@@ -13,7 +13,6 @@
  * of struct kvm_vcpu_arch and the non-exported symbols.
  */
 #include <linux/ftrace.h>
-#include <linux/kprobes.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/srcu.h>
@@ -395,30 +394,6 @@ static void notrace persona_ftrace_thunk(unsigned long ip,
 				      (unsigned long)hook->replacement);
 }
 
-/*
- * kallsyms_lookup_name() has not been exported since 5.7; a kprobe on it
- * tells us where it is.
- */
-static unsigned long (*persona_kallsyms_lookup)(const char *name);
-
-static int persona_resolve_kallsyms(void)
-{
-	struct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };
-	int r;
-
-	r = register_kprobe(&kp);
-	if (r)
-		return r;
-	persona_kallsyms_lookup = (void *)kp.addr;
-	unregister_kprobe(&kp);
-	return persona_kallsyms_lookup ? 0 : -ENOENT;
-}
-
-static unsigned long persona_lookup(const char *name)
-{
-	return persona_kallsyms_lookup(name);
-}
-
 static int persona_hook_register(struct persona_hook *hook)
 {
 	int r;
@@ -526,26 +501,14 @@ void persona_hooks_disarm_xen(void)
 	mutex_unlock(&persona_arm_lock);
 }
 
-static int persona_resolve(const char *name, void **where)
-{
-	*where = (void *)persona_lookup(name);
-	if (*where)
-		return 0;
-	pr_err("kvm.ko has no symbol %s, not loading\n", name);
-	return -ENOENT;
-}
-
 int persona_hooks_init(void)
 {
 	struct persona_hook *hook;
 	int i, r;
 
-	r = persona_resolve_kallsyms();
-	if (r) {
-		pr_err("cannot locate kallsyms_lookup_name (%d), not loading\n",
-		       r);
+	r = persona_kallsyms_init();
+	if (r)
 		return r;
-	}
 
 	for (i = 0; i < ARRAY_SIZE(persona_hooks); i++) {
 		hook = &persona_hooks[i];
