@@ -48,6 +48,7 @@
 /* Per-VM personality state; exists only once userspace enabled Xen. */
 struct persona_vm {
 	struct hlist_node node;
+	struct rcu_head rcu;
 	struct kvm *kvm;
 	/* Serialises configuration changes (ioctls) for this VM. */
 	struct mutex lock;

@@ -10,7 +10,11 @@
 #      KVM_CAP_XEN_HVM must be 0, our tests skip, the baseline upstream
 #      Hyper-V/KVM tests pass;
 #   2. insmod src/kvm-persona.ko: xen_vmcall_test passes, our tests pass
-#      (a skip counts as a failure here), the baselines still pass;
+#      (a skip counts as a failure here), the baselines still pass; once
+#      the module advertises KVM_XEN_HVM_CONFIG_SHARED_INFO, the
+#      shared_info milestone's tests (SHINFO_TESTS) pass and upstream
+#      xen_shinfo_test passes SHINFO_UPSTREAM_RUNS times in a row (until
+#      then they are reported as skipped);
 #   3. rmmod with no VM left, stock behaviour is back, reload, everything
 #      passes again; rmmod is refused while a process holds a Xen VM and
 #      works once that process is gone;
@@ -45,14 +49,14 @@ OWN_TESTS="xen_caps_test xen_config_test xen_hcall_page_test xen_hcall_test"
 # Upstream tests that do not involve Xen and must not notice the module.
 BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 		fix_hypercall_test"
-#
-# TO ENABLE LATER: built by selftests/Makefile but not run yet.
-#   xen_shinfo_test  needs KVM_XEN_HVM_CONFIG_SHARED_INFO, event channels,
-#                    runstate and timers: the in-kernel shared_info
-#                    milestone.  Run it in phases 2 and 3 like
-#                    xen_vmcall_test (exit 0 with the module, 4 without).
-#
-LATER_TESTS="xen_shinfo_test"
+# The shared_info milestone (shared_info, vcpu_info, runstate, 2-level
+# event channels, timers, SCHEDOP_poll): our kselftest-harness programs,
+# and upstream xen_shinfo_test run SHINFO_UPSTREAM_RUNS times.  Run in
+# phase 2 only if the module's KVM_CAP_XEN_HVM has SHARED_INFO (bit 2),
+# otherwise each is reported as skipped.
+SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test"
+SHINFO_UPSTREAM_RUNS=3
+SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
 
 N=0
 PASS=0
@@ -292,6 +296,29 @@ own_tests()
 	done
 }
 
+# The shared_info milestone's tests, if KVM_CAP_XEN_HVM ($2) offers it.
+shinfo_tests()
+{
+	local prefix=$1 cap=$2 t n
+	local why="module does not advertise SHARED_INFO yet"
+	if [ -z "$cap" ] || [ $((cap & SHINFO_CAP)) = 0 ]; then
+		for t in $SHINFO_TESTS; do
+			skipped "$prefix.$t" "$why"
+		done
+		for n in $(seq 1 "$SHINFO_UPSTREAM_RUNS"); do
+			skipped "$prefix.upstream_xen_shinfo_test.$n" "$why"
+		done
+		return
+	fi
+	for t in $SHINFO_TESTS; do
+		run_own "$prefix" module "$t"
+	done
+	for n in $(seq 1 "$SHINFO_UPSTREAM_RUNS"); do
+		expect_upstream "$prefix.upstream_xen_shinfo_test.$n" \
+			xen_shinfo_test 0
+	done
+}
+
 baselines()
 {
 	local prefix=$1 t
@@ -304,7 +331,6 @@ baselines()
 echo "TAP version 13"
 note "kvm-persona selftests on $(uname -r), $(nproc) CPUs," \
      "kvm vendor module: $(grep -oE '^kvm_(amd|intel)' /proc/modules | head -n1)"
-note "not run yet (see LATER_TESTS in $0): $LATER_TESTS"
 if [ -w /dev/kmsg ]; then
 	MARK="kvm-persona selftests start $$ $(date +%s)"
 	echo "$MARK" >/dev/kmsg
@@ -350,6 +376,7 @@ else
 fi
 expect_upstream upstream_xen_vmcall_passes_with_module xen_vmcall_test 0
 own_tests module module
+shinfo_tests module "$cap"
 baselines module
 
 phase "3: unload, reload, pinning"

@@ -9,7 +9,6 @@
  * tracked and cost the exit paths one static branch.
  */
 #include <linux/hashtable.h>
-#include <linux/jump_label.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -21,11 +20,15 @@
 static DEFINE_HASHTABLE(persona_vm_table, PERSONA_VM_HASH_BITS);
 static DEFINE_SPINLOCK(persona_vm_table_lock);
 static unsigned int persona_nr_vms;
-static DEFINE_STATIC_KEY_FALSE(persona_have_vms);
 
+/*
+ * The hot-path hooks are armed only while Xen VMs exist (or for a short
+ * while after the last one), so this plain read is all a plain VM pays
+ * for the lookup then.
+ */
 bool persona_vms_exist(void)
 {
-	return static_branch_unlikely(&persona_have_vms);
+	return READ_ONCE(persona_nr_vms);
 }
 
 unsigned int persona_vm_count(void)
@@ -76,6 +79,13 @@ static void persona_vm_free(struct persona_vm *pvm)
 	kfree(pvm);
 }
 
+/* The last reference to this module may go here: see persona_vm_exit(). */
+static void persona_vm_free_rcu(struct rcu_head *head)
+{
+	persona_vm_free(container_of(head, struct persona_vm, rcu));
+	module_put(THIS_MODULE);
+}
+
 /*
  * Called from the ioctls that enable a personality.  The VM cannot be
  * destroyed concurrently (the caller holds its fd), but two ioctls may race
@@ -119,11 +129,8 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 		}
 	}
 	hash_add_rcu(persona_vm_table, &pvm->node, (unsigned long)kvm);
-	persona_nr_vms++;
+	WRITE_ONCE(persona_nr_vms, persona_nr_vms + 1);
 	spin_unlock(&persona_vm_table_lock);
-
-	/* Not under the spinlock: enabling a static key may sleep. */
-	static_branch_inc(&persona_have_vms);
 	return pvm;
 }
 
@@ -200,7 +207,7 @@ static struct persona_vm *persona_vm_unlink(struct kvm *kvm)
 	}
 	if (found) {
 		hash_del_rcu(&found->node);
-		persona_nr_vms--;
+		WRITE_ONCE(persona_nr_vms, persona_nr_vms - 1);
 	}
 	spin_unlock(&persona_vm_table_lock);
 	return found;
@@ -214,12 +221,9 @@ void persona_vm_destroy(struct kvm *kvm)
 	if (!pvm)
 		return;
 
-	static_branch_dec(&persona_have_vms);
-	/* Lock-free lookups on other VMs' exit paths may still see it. */
-	synchronize_rcu();
-	persona_vm_free(pvm);
 	persona_hooks_disarm_xen();
-	module_put(THIS_MODULE);
+	/* Lock-free lookups on other VMs' exit paths may still see it. */
+	call_rcu(&pvm->rcu, persona_vm_free_rcu);
 }
 
 int persona_vm_init(void)
@@ -229,6 +233,8 @@ int persona_vm_init(void)
 
 void persona_vm_exit(void)
 {
-	/* Each VM holds a module reference, so none can be left. */
+	/* Each VM holds a module reference, so none can be left... */
 	WARN_ON(persona_nr_vms);
+	/* ... but the last one's RCU callback may still be returning. */
+	rcu_barrier();
 }

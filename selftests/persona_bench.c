@@ -1,0 +1,1425 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * persona_bench: the guest microbenchmarks behind "make bench".
+ *
+ * One static program, linked against the 6.1 KVM selftest library like the
+ * tests of this directory, so that the same file runs on the stock 6.1 test
+ * host with kvm-persona loaded and on the 6.12 anchor kernel with upstream's
+ * in-kernel Xen.  The guests time themselves with RDTSC over many
+ * iterations; the host side repeats each measurement, takes the median and
+ * prints one JSON object per line (scripts/bench.sh collects them):
+ *
+ *   persona_bench info              kernel, KVM_CAP_XEN_HVM, CPU, TSC rate
+ *   persona_bench p1                null hypercall: in-kernel Xen
+ *                                   xen_version vs KVM's own -KVM_ENOSYS
+ *   persona_bench p2                Xen hypercall answered by the VMM
+ *                                   (KVM_EXIT_XEN) vs a port I/O exit
+ *   persona_bench p3                two-vCPU ping-pong: event channel IPI
+ *                                   vs x2APIC IPI
+ *   persona_bench p4 --phase P      exit-heavy loop in a VM without Xen;
+ *                                   P is "baseline" (run it without the
+ *                                   module) or "loaded" (with it: plain,
+ *                                   while a Xen VM lives, after it died)
+ *   persona_bench mem               kernel memory per Xen VM and vCPU
+ *
+ * Options: --reps N (7), --iters N (calibrated), --target-ms MS (300, the
+ * time one repetition should take), --vms N (50, mem), --wait spin|halt
+ * (spin, p3), --phase (p4), --host NAME (a "host" field on every line).
+ *
+ * Every series line carries "median" (TSC ticks per iteration), the
+ * repetitions, and the host's wall-clock view of the same runs (ns per
+ * iteration).  Ratios are computed from medians of the same process.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "apic.h"
+#include "persona_util.h"
+
+/* ---- Guest side --------------------------------------------------------- */
+
+#define MAX_REPS		31
+#define BENCH_VCPUS		2
+
+/* A port nothing claims: OUT to it exits to userspace. */
+#define USER_PORT		0x1010
+/* The master PIC's mask register, emulated inside KVM (in-kernel irqchip). */
+#define PIC_IMR_PORT		0x21
+
+/* Event channel ports of the ping-pong: one IPI port per direction. */
+#define PORT_TO_VCPU1		3
+#define PORT_TO_VCPU0		4
+#define UPCALL_VECTOR		0xf3	/* VM-wide callback vector */
+#define VCPU_UPCALL_VECTOR	0xe3	/* per-vCPU callback vector */
+#define IPI_VECTOR		0xe5	/* the LAPIC ping-pong's vector */
+
+/* Xen's guest ABI, the parts used here. */
+#define XEN_EVTCHNOP_send	4
+#define XEN_EVTCHNSTAT_ipi	5
+
+/* Guest memory for shared_info and vcpu_info, identity mapped. */
+#define XR_GPA			0xd0000000ull
+#define XR_SLOT			20
+#define XR_PAGES		4
+#define SHINFO_GPA		XR_GPA
+#define AREA_GPA		(XR_GPA + 0x1000)
+
+/* XENVER_* command that no kernel answers: the VMM does (p2). */
+#define XENVER_get_features_cmd	6
+/* The Xen version the kernel hands out (p1). */
+#define BENCH_XEN_VERSION	0x0004000a
+
+enum bench_op {
+	OP_NONE,
+	OP_HCALL,	/* iters hypercalls (nr, a1) */
+	OP_PIO_OUT,	/* iters OUTs to USER_PORT */
+	OP_MIX,		/* iters of CPUID, IN from the PIC, hypercall */
+	OP_PING,	/* iters ping-pong round trips with vCPU 1 */
+	OP_KICK,	/* one ping without waiting (wakes vCPU 1 to stop) */
+};
+
+struct xen_vcpu_info64 {
+	u8 evtchn_upcall_pending;
+	u8 evtchn_upcall_mask;
+	u8 pad0[6];
+	u64 evtchn_pending_sel;
+	u8 arch_and_time[48];
+};
+
+struct xen_shared_info64 {
+	struct xen_vcpu_info64 vcpu_info[32];
+	u64 evtchn_pending[64];
+	u64 evtchn_mask[64];
+};
+
+/*
+ * Shared by the host and the guest: the host writes the command fields
+ * while the vCPUs are out of KVM_RUN, the guest writes results.
+ */
+struct bench_guest {
+	u64 op;
+	u64 iters;
+	u64 nr;			/* hypercall number (OP_HCALL, OP_MIX) */
+	u64 a1;			/* its first argument */
+	u64 vmmcall;		/* AMD's instruction, else Intel's */
+	u64 x2apic;		/* enable the x2APIC at start */
+	u64 xen;		/* p3: event channels, else LAPIC IPIs */
+	u64 vcpu_vector;	/* p3: per-vCPU upcall vector (EOI needed) */
+	u64 spin;		/* p3: wait by spinning, not with HLT */
+	u64 stop;		/* p3: vCPU 1 leaves its loop */
+	u64 ready;		/* p3: vCPU 1 is listening */
+	u64 cycles;		/* result: TSC ticks of the timed loop */
+	u64 last;		/* result: RAX of the last hypercall */
+	u64 self[BENCH_VCPUS];	/* %gs:0 of each vCPU: its index */
+	u64 rx[BENCH_VCPUS];	/* interrupts taken */
+	u64 stray[BENCH_VCPUS];	/* upcalls that found no event */
+	u64 vcpu_info[BENCH_VCPUS];
+	u32 send_arg[BENCH_VCPUS];	/* struct evtchn_send of each vCPU */
+};
+
+static struct bench_guest bg;
+
+static inline u64 guest_index(void)
+{
+	u64 i;
+
+	__asm__ __volatile__("mov %%gs:0, %0" : "=r"(i));
+	return i;
+}
+
+static inline u64 hc_vmmcall(u64 nr, u64 a1, u64 a2)
+{
+	__asm__ __volatile__("vmmcall"
+			     : "+a"(nr), "+D"(a1), "+S"(a2) : : "memory");
+	return nr;
+}
+
+static inline u64 hc_vmcall(u64 nr, u64 a1, u64 a2)
+{
+	__asm__ __volatile__("vmcall"
+			     : "+a"(nr), "+D"(a1), "+S"(a2) : : "memory");
+	return nr;
+}
+
+static inline u64 guest_hcall(u64 nr, u64 a1, u64 a2)
+{
+	if (bg.vmmcall)
+		return hc_vmmcall(nr, a1, a2);
+	return hc_vmcall(nr, a1, a2);
+}
+
+static inline void guest_outb(u16 port, u8 v)
+{
+	__asm__ __volatile__("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+
+static inline u8 guest_inb(u16 port)
+{
+	u8 v;
+
+	__asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
+static inline void guest_sti(void)
+{
+	__asm__ __volatile__("sti; nop" : : : "memory");
+}
+
+static inline void guest_cli(void)
+{
+	__asm__ __volatile__("cli" : : : "memory");
+}
+
+/*
+ * The timed hypercall loops, one per instruction so that the loop body is
+ * the same few instructions in every VM.
+ */
+static u64 loop_vmmcall(u64 n, u64 nr, u64 a1)
+{
+	u64 i, r = 0;
+
+	for (i = 0; i < n; i++)
+		r = hc_vmmcall(nr, a1, 0);
+	return r;
+}
+
+static u64 loop_vmcall(u64 n, u64 nr, u64 a1)
+{
+	u64 i, r = 0;
+
+	for (i = 0; i < n; i++)
+		r = hc_vmcall(nr, a1, 0);
+	return r;
+}
+
+static u64 loop_mix(u64 n, u64 nr)
+{
+	u32 a, b, c, d;
+	u64 i, r = 0;
+
+	for (i = 0; i < n; i++) {
+		cpuid(0, &a, &b, &c, &d);
+		r += guest_inb(PIC_IMR_PORT);
+		r = guest_hcall(nr, r, 0);
+	}
+	return r;
+}
+
+static void loop_pio(u64 n)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		guest_outb(USER_PORT, (u8)i);
+}
+
+/* Interrupt the other vCPU: an event channel send or an x2APIC IPI. */
+static inline void guest_ping(u64 self)
+{
+	if (bg.xen) {
+		guest_hcall(XEN_HC_event_channel_op,
+			    XEN_EVTCHNOP_send, (u64)&bg.send_arg[self]);
+		return;
+	}
+	x2apic_write_reg(APIC_ICR, ((u64)!self << 32) | APIC_DEST_PHYSICAL |
+			 APIC_DM_FIXED | IPI_VECTOR);
+}
+
+/* Wait with interrupts enabled until vCPU @i took more than @seen. */
+static inline void guest_wait_rx(u64 i, u64 seen)
+{
+	if (bg.spin) {
+		while (READ_ONCE(bg.rx[i]) == seen)
+			;
+		return;
+	}
+	for (;;) {
+		guest_cli();
+		if (READ_ONCE(bg.rx[i]) != seen)
+			break;
+		/* STI's shadow covers HLT: no wakeup is lost. */
+		__asm__ __volatile__("sti; hlt" : : : "memory");
+	}
+	guest_sti();
+}
+
+/*
+ * Event channel upcall, as a Linux guest takes it: clear the vCPU's
+ * upcall flag, take the selector word, clear the port's pending bit.
+ * Each vCPU expects exactly one port; vCPU 1 answers at once.
+ */
+static void guest_upcall(struct ex_regs *regs)
+{
+	struct xen_shared_info64 *si = (void *)SHINFO_GPA;
+	u64 i = guest_index();
+	struct xen_vcpu_info64 *vi = (void *)bg.vcpu_info[i];
+	u32 port = i ? PORT_TO_VCPU1 : PORT_TO_VCPU0;
+	u64 sel, bit = 1ull << (port % 64);
+
+	WRITE_ONCE(vi->evtchn_upcall_pending, 0);
+	sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+	if (!(sel & (1ull << (port / 64))) ||
+	    !(__atomic_fetch_and(&si->evtchn_pending[port / 64], ~bit,
+				 __ATOMIC_SEQ_CST) & bit))
+		bg.stray[i]++;
+	if (bg.vcpu_vector)
+		x2apic_write_reg(APIC_EOI, 0);
+	if (i == 1)
+		guest_ping(1);
+	WRITE_ONCE(bg.rx[i], bg.rx[i] + 1);
+}
+
+static void guest_ipi(struct ex_regs *regs)
+{
+	u64 i = guest_index();
+
+	x2apic_write_reg(APIC_EOI, 0);
+	if (i == 1)
+		guest_ping(1);
+	WRITE_ONCE(bg.rx[i], bg.rx[i] + 1);
+}
+
+/* vCPU 1 of the ping-pong: idle with interrupts on until told to stop. */
+static void guest_pong(void)
+{
+	WRITE_ONCE(bg.ready, 1);
+	for (;;) {
+		guest_cli();
+		if (READ_ONCE(bg.stop))
+			break;
+		if (bg.spin) {
+			guest_sti();
+			while (!READ_ONCE(bg.stop))
+				;
+		} else {
+			__asm__ __volatile__("sti; hlt" : : : "memory");
+		}
+	}
+	GUEST_DONE();
+}
+
+static void guest_do_ping(u64 n)
+{
+	u64 i, seen, t0;
+
+	while (!READ_ONCE(bg.ready))
+		;
+	guest_sti();
+	t0 = rdtsc();
+	for (i = 0; i < n; i++) {
+		seen = READ_ONCE(bg.rx[0]);
+		guest_ping(0);
+		guest_wait_rx(0, seen);
+	}
+	bg.cycles = rdtsc() - t0;
+}
+
+static void guest_main(u64 idx)
+{
+	u64 t0;
+
+	wrmsr(MSR_GS_BASE, (u64)&bg.self[idx]);
+	if (bg.x2apic)
+		x2apic_enable();
+	if (idx == 1)
+		guest_pong();
+
+	for (;;) {
+		u64 n = READ_ONCE(bg.iters);
+
+		switch (READ_ONCE(bg.op)) {
+		case OP_HCALL:
+			t0 = rdtsc();
+			if (bg.vmmcall)
+				bg.last = loop_vmmcall(n, bg.nr, bg.a1);
+			else
+				bg.last = loop_vmcall(n, bg.nr, bg.a1);
+			bg.cycles = rdtsc() - t0;
+			break;
+		case OP_PIO_OUT:
+			t0 = rdtsc();
+			loop_pio(n);
+			bg.cycles = rdtsc() - t0;
+			break;
+		case OP_MIX:
+			t0 = rdtsc();
+			bg.last = loop_mix(n, bg.nr);
+			bg.cycles = rdtsc() - t0;
+			break;
+		case OP_PING:
+			guest_do_ping(n);
+			break;
+		case OP_KICK:
+			guest_ping(0);
+			break;
+		default:
+			break;
+		}
+		/* ucall() keeps its message in the red zone: no interrupts. */
+		guest_cli();
+		GUEST_SYNC(0);
+	}
+}
+
+/* ---- Host side: options, output ----------------------------------------- */
+
+static struct {
+	int reps;
+	u64 iters;
+	unsigned int target_ms;
+	unsigned int vms;
+	bool spin;
+	const char *phase;
+	const char *host;
+} opt = {
+	.reps = 7,
+	.target_ms = 300,
+	.vms = 50,
+	.spin = true,
+};
+
+/* Each JSON line starts like this. */
+static void jhead(const char *kind, const char *bench)
+{
+	printf("{");
+	if (opt.host)
+		printf("\"host\":\"%s\",", opt.host);
+	printf("\"kind\":\"%s\",\"bench\":\"%s\"", kind, bench);
+}
+
+static void jend(void)
+{
+	printf("}\n");
+	fflush(stdout);
+}
+
+static u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A stuck guest must not hang make bench: give every run a deadline. */
+#define RUN_DEADLINE_S		300
+
+static void watchdog(int sig)
+{
+	static const char msg[] =
+		"persona_bench: a guest run took too long, giving up\n";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double s[2 * MAX_REPS];
+	int i;
+
+	TEST_ASSERT(n > 0 && n <= 2 * MAX_REPS, "bad sample count %d", n);
+	for (i = 0; i < n; i++)
+		s[i] = v[i];
+	qsort(s, n, sizeof(s[0]), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* One measured series: ticks and host nanoseconds per iteration. */
+struct series {
+	const char *name;
+	u64 iters;
+	int n;
+	double tsc[MAX_REPS];
+	double ns[MAX_REPS];
+};
+
+static void jseries(const char *bench, const char *state,
+		    const struct series *s)
+{
+	int i;
+
+	jhead("series", bench);
+	printf(",\"variant\":\"%s\"", s->name);
+	if (state)
+		printf(",\"state\":\"%s\"", state);
+	printf(",\"unit\":\"tsc/iter\",\"iters\":%llu,\"median\":%.2f",
+	       (unsigned long long)s->iters, median(s->tsc, s->n));
+	printf(",\"wall_ns_median\":%.1f,\"reps\":[",
+	       median(s->ns, s->n));
+	for (i = 0; i < s->n; i++)
+		printf("%s%.2f", i ? "," : "", s->tsc[i]);
+	printf("],\"wall_ns\":[");
+	for (i = 0; i < s->n; i++)
+		printf("%s%.1f", i ? "," : "", s->ns[i]);
+	printf("]");
+	jend();
+}
+
+/* Median of two series pooled (the same variant measured twice). */
+static double pooled_median(const struct series *a, const struct series *b)
+{
+	double v[2 * MAX_REPS];
+	int i, n = 0;
+
+	for (i = 0; i < a->n; i++)
+		v[n++] = a->tsc[i];
+	for (i = 0; b && i < b->n; i++)
+		v[n++] = b->tsc[i];
+	return median(v, n);
+}
+
+static void jratio(const char *bench, const char *name, double num,
+		   double den)
+{
+	jhead("ratio", bench);
+	printf(",\"ratio\":\"%s\",\"value\":%.4f,\"num\":%.2f,\"den\":%.2f",
+	       name, num / den, num, den);
+	jend();
+}
+
+/* ---- Host side: VMs ----------------------------------------------------- */
+
+enum bvm_flags {
+	BVM_XEN		= 1 << 0,	/* KVM_XEN_HVM_CONFIG + XEN_VERSION */
+	BVM_XEN_EVENTS	= 1 << 1,	/* shared_info, vcpu_info, vector */
+	BVM_VCPU_VECTOR	= 1 << 2,	/* per-vCPU vector, not VM-wide */
+	BVM_PING_PORTS	= 1 << 3,	/* the two IPI ports of p3 */
+	BVM_X2APIC	= 1 << 4,
+};
+
+struct bvm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu[BENCH_VCPUS];
+	unsigned int nr_vcpus;
+	struct bench_guest *g;
+	u8 *region;
+	u64 xen_exits;
+	u64 io_exits;
+};
+
+#define CHECK0(expr, what)						\
+	do {								\
+		int __r = (expr);					\
+		TEST_ASSERT(!__r, "%s: %s", what, strerror(-__r));	\
+	} while (0)
+
+static int xen_vcpu_attr_gpa(struct kvm_vcpu *vcpu, u16 type, u64 gpa)
+{
+	struct kvm_xen_vcpu_attr a = { .type = type, .u.gpa = gpa };
+
+	return ioctl_err(vcpu->fd, KVM_XEN_VCPU_SET_ATTR, &a);
+}
+
+static int xen_vcpu_attr_id(struct kvm_vcpu *vcpu, u32 id)
+{
+	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID };
+
+	a.u.vcpu_id = id;
+	return ioctl_err(vcpu->fd, KVM_XEN_VCPU_SET_ATTR, &a);
+}
+
+static int xen_vcpu_attr_vector(struct kvm_vcpu *vcpu, u8 vector)
+{
+	struct kvm_xen_vcpu_attr a = {
+		.type = KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
+	};
+
+	a.u.vector = vector;
+	return ioctl_err(vcpu->fd, KVM_XEN_VCPU_SET_ATTR, &a);
+}
+
+static int xen_vcpu_attr_timer(struct kvm_vcpu *vcpu, u32 port, u64 expires)
+{
+	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
+
+	a.u.timer.port = port;
+	a.u.timer.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	a.u.timer.expires_ns = expires;
+	return ioctl_err(vcpu->fd, KVM_XEN_VCPU_SET_ATTR, &a);
+}
+
+static int xen_vm_attr(struct kvm_vm *vm, u16 type, u64 val)
+{
+	struct kvm_xen_hvm_attr a = { .type = type };
+
+	switch (type) {
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO:
+		a.u.shared_info.gfn = val;
+		break;
+	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
+		a.u.vector = val;
+		break;
+	case KVM_XEN_ATTR_TYPE_LONG_MODE:
+		a.u.long_mode = val;
+		break;
+	default:
+		a.u.xen_version = val;
+		break;
+	}
+	return xen_set_attr(vm, &a);
+}
+
+/* An IPI port: sends on @port land on the same port of vCPU @vcpu. */
+static int xen_ipi_port(struct kvm_vm *vm, u32 port, u32 vcpu)
+{
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN };
+
+	a.u.evtchn.send_port = port;
+	a.u.evtchn.type = XEN_EVTCHNSTAT_ipi;
+	a.u.evtchn.deliver.port.port = port;
+	a.u.evtchn.deliver.port.vcpu = vcpu;
+	a.u.evtchn.deliver.port.priority =
+		KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+	return xen_set_attr(vm, &a);
+}
+
+static unsigned int xen_cfg_flags(void)
+{
+	unsigned int f = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL;
+
+	if (xen_caps() & KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+		f |= KVM_XEN_HVM_CONFIG_EVTCHN_SEND;
+	return f;
+}
+
+/* The Xen configuration a Linux guest under QEMU ends up with. */
+static void bvm_setup_xen(struct bvm *b, unsigned int flags)
+{
+	unsigned int i;
+
+	CHECK0(xen_config_simple(b->vm, xen_cfg_flags(), XEN_HCALL_MSR),
+	       "KVM_XEN_HVM_CONFIG");
+	CHECK0(xen_vm_attr(b->vm, KVM_XEN_ATTR_TYPE_XEN_VERSION,
+			   BENCH_XEN_VERSION), "XEN_VERSION");
+	if (!(flags & BVM_XEN_EVENTS))
+		return;
+
+	CHECK0(xen_vm_attr(b->vm, KVM_XEN_ATTR_TYPE_LONG_MODE, 1),
+	       "LONG_MODE");
+	CHECK0(xen_vm_attr(b->vm, KVM_XEN_ATTR_TYPE_SHARED_INFO,
+			   SHINFO_GPA >> 12), "SHARED_INFO");
+	if (!(flags & BVM_VCPU_VECTOR))
+		CHECK0(xen_vm_attr(b->vm, KVM_XEN_ATTR_TYPE_UPCALL_VECTOR,
+				   UPCALL_VECTOR), "UPCALL_VECTOR");
+	for (i = 0; i < b->nr_vcpus; i++) {
+		u64 gpa = AREA_GPA + i * 64;
+
+		CHECK0(xen_vcpu_attr_id(b->vcpu[i], i), "VCPU_ID");
+		CHECK0(xen_vcpu_attr_gpa(b->vcpu[i],
+					 KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa),
+		       "VCPU_INFO");
+		b->g->vcpu_info[i] = gpa;
+		if (flags & BVM_VCPU_VECTOR)
+			CHECK0(xen_vcpu_attr_vector(b->vcpu[i],
+						    VCPU_UPCALL_VECTOR),
+			       "vCPU UPCALL_VECTOR");
+	}
+	if (flags & BVM_PING_PORTS) {
+		CHECK0(xen_ipi_port(b->vm, PORT_TO_VCPU1, 1), "EVTCHN port");
+		CHECK0(xen_ipi_port(b->vm, PORT_TO_VCPU0, 0), "EVTCHN port");
+		b->g->send_arg[0] = PORT_TO_VCPU1;
+		b->g->send_arg[1] = PORT_TO_VCPU0;
+	}
+}
+
+/*
+ * Every VM of the microbenchmarks is made the same way, with the same
+ * memory; only the Xen configuration differs.
+ */
+static void bvm_create(struct bvm *b, unsigned int nr_vcpus,
+		       unsigned int flags)
+{
+	unsigned int i;
+
+	memset(b, 0, sizeof(*b));
+	b->nr_vcpus = nr_vcpus;
+	b->vm = vm_create_with_vcpus(nr_vcpus, guest_main, b->vcpu);
+	vm_init_descriptor_tables(b->vm);
+	for (i = 0; i < nr_vcpus; i++) {
+		vcpu_init_descriptor_tables(b->vcpu[i]);
+		vcpu_args_set(b->vcpu[i], 1, (u64)i);
+	}
+	vm_install_exception_handler(b->vm, UPCALL_VECTOR, guest_upcall);
+	vm_install_exception_handler(b->vm, VCPU_UPCALL_VECTOR, guest_upcall);
+	vm_install_exception_handler(b->vm, IPI_VECTOR, guest_ipi);
+
+	vm_userspace_mem_region_add(b->vm, VM_MEM_SRC_ANONYMOUS, XR_GPA,
+				    XR_SLOT, XR_PAGES, 0);
+	virt_map(b->vm, XR_GPA, XR_GPA, XR_PAGES);
+	b->region = addr_gpa2hva(b->vm, XR_GPA);
+	memset(b->region, 0, XR_PAGES * 4096);
+
+	b->g = addr_gva2hva(b->vm, (vm_vaddr_t)&bg);
+	memset(b->g, 0, sizeof(*b->g));
+	b->g->vmmcall = host_uses_vmmcall();
+	b->g->x2apic = !!(flags & BVM_X2APIC);
+	b->g->vcpu_vector = !!(flags & BVM_VCPU_VECTOR);
+	for (i = 0; i < BENCH_VCPUS; i++)
+		b->g->self[i] = i;
+
+	if (flags & BVM_XEN)
+		bvm_setup_xen(b, flags);
+}
+
+static void bvm_free(struct bvm *b)
+{
+	kvm_vm_free(b->vm);
+	b->vm = NULL;
+}
+
+/*
+ * Run vCPU @i until the guest reports.  Hypercalls that leave the kernel
+ * (KVM_EXIT_XEN) are answered at once with 0; OUTs to USER_PORT are
+ * simply resumed.
+ */
+static void bvm_run(struct bvm *b, unsigned int i)
+{
+	struct kvm_vcpu *vcpu = b->vcpu[i];
+	struct kvm_run *run = vcpu->run;
+	struct ucall uc;
+	u64 cmd;
+
+	for (;;) {
+		if (ioctl(vcpu->fd, KVM_RUN, NULL)) {
+			TEST_ASSERT(errno == EINTR, "KVM_RUN: %s",
+				    strerror(errno));
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_XEN) {
+			run->xen.u.hcall.result = 0;
+			b->xen_exits++;
+			continue;
+		}
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO,
+			    "vCPU %u: unexpected exit %u (%s)", i,
+			    run->exit_reason,
+			    exit_reason_str(run->exit_reason));
+		if (run->io.port == USER_PORT) {
+			b->io_exits++;
+			continue;
+		}
+		cmd = get_ucall(vcpu, &uc);
+		TEST_ASSERT(cmd != UCALL_ABORT, "guest: %s at %s:%lu",
+			    (const char *)uc.args[GUEST_ERROR_STRING],
+			    (const char *)uc.args[GUEST_FILE],
+			    (unsigned long)uc.args[GUEST_LINE]);
+		TEST_ASSERT(cmd == UCALL_SYNC || cmd == UCALL_DONE,
+			    "vCPU %u: ucall %lu (vector %lu?)", i,
+			    (unsigned long)cmd, (unsigned long)uc.args[0]);
+		return;
+	}
+}
+
+/* One repetition of vCPU 0's current command: ticks and ns per iteration. */
+static void bvm_rep(struct bvm *b, u64 iters, double *tsc, double *ns)
+{
+	u64 t0;
+
+	b->g->iters = iters;
+	b->g->cycles = 0;
+	alarm(RUN_DEADLINE_S);
+	t0 = now_ns();
+	bvm_run(b, 0);
+	*ns = (double)(now_ns() - t0) / iters;
+	alarm(0);
+	*tsc = (double)b->g->cycles / iters;
+}
+
+/* Iterations for one repetition to take about --target-ms. */
+static u64 calibrate(struct bvm *b)
+{
+	u64 n = 200, t0, dt;
+	double tsc, ns;
+
+	if (opt.iters)
+		return opt.iters;
+	for (;;) {
+		t0 = now_ns();
+		bvm_rep(b, n, &tsc, &ns);
+		dt = now_ns() - t0;
+		/* Long enough to extrapolate from: 1/8 of the target. */
+		if (dt * 8 >= opt.target_ms * 1000000ull || n >= 1ull << 26)
+			break;
+		n *= 4;
+	}
+	n = (u64)((double)n * opt.target_ms * 1000000.0 / (double)dt);
+	if (n > 1000)
+		n -= n % 100;
+	return n < 10 ? 10 : n;
+}
+
+/* A warm-up repetition, then opt.reps measured ones. */
+static void measure(struct bvm *b, const char *name, u64 iters,
+		    struct series *s)
+{
+	double tsc, ns;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->iters = iters;
+	bvm_rep(b, iters / 4 ? iters / 4 : 1, &tsc, &ns);
+	for (r = 0; r < opt.reps; r++)
+		bvm_rep(b, iters, &s->tsc[r], &s->ns[r]);
+	s->n = opt.reps;
+}
+
+static void set_hcall(struct bvm *b, u64 op, u64 nr, u64 a1)
+{
+	b->g->op = op;
+	b->g->nr = nr;
+	b->g->a1 = a1;
+}
+
+/*
+ * The module disarms its hot-path hooks two seconds after the last Xen
+ * VM is gone (Documentation/design.rst); measurements of VMs without Xen
+ * that follow a Xen VM wait this long so that they see the idle state.
+ */
+#define DISARM_WAIT_S		3
+
+static bool have_xen(unsigned int need, const char *bench)
+{
+	unsigned int caps = xen_caps();
+
+	if ((caps & need) == need)
+		return true;
+	jhead("skip", bench);
+	printf(",\"reason\":\"KVM_CAP_XEN_HVM is %#x, need %#x\"", caps, need);
+	jend();
+	return false;
+}
+
+/* ---- info --------------------------------------------------------------- */
+
+static void cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256], *p;
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "model name", 10))
+			continue;
+		p = strchr(line, ':');
+		if (!p)
+			break;
+		p += strspn(p + 1, " \t") + 1;
+		p[strcspn(p, "\n\"\\")] = 0;
+		snprintf(buf, len, "%s", p);
+		break;
+	}
+	fclose(f);
+}
+
+static int cmd_info(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct utsname u;
+	char cpu[128];
+	long khz;
+
+	uname(&u);
+	cpu_model(cpu, sizeof(cpu));
+	vm = vm_create_barebones();
+	vcpu = __vm_vcpu_add(vm, 0);
+	khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, NULL);
+	kvm_vm_free(vm);
+
+	jhead("info", "info");
+	printf(",\"kernel\":\"%s\",\"xen_caps\":\"%#x\",\"module\":%s",
+	       u.release, xen_caps(),
+	       access("/sys/module/kvm_persona", F_OK) ? "false" : "true");
+	printf(",\"cpu\":\"%s\",\"hcall_insn\":\"%s\",\"guest_tsc_khz\":%ld",
+	       cpu, host_uses_vmmcall() ? "vmmcall" : "vmcall", khz);
+	printf(",\"online_cpus\":%ld", sysconf(_SC_NPROCESSORS_ONLN));
+	jend();
+	return 0;
+}
+
+/* ---- p1: null hypercall ------------------------------------------------- */
+
+/*
+ * The same guest loop, "xen_version(XENVER_version)" in RAX/RDI, in a VM
+ * without Xen (KVM answers -KVM_ENOSYS: RAX 17 is no KVM hypercall) and in
+ * Xen VMs (the kernel answers with XEN_VERSION).
+ */
+static void p1_series(unsigned int flags, const char *name, u64 *iters,
+		      struct series *s)
+{
+	u64 want = flags & BVM_XEN ? BENCH_XEN_VERSION : KVM_ENOSYS_RET;
+	struct bvm b;
+
+	bvm_create(&b, 1, flags);
+	set_hcall(&b, OP_HCALL, XEN_HC_xen_version, XENVER_version);
+	if (!*iters)
+		*iters = calibrate(&b);
+	measure(&b, name, *iters, s);
+	TEST_ASSERT(b.g->last == want && !b.xen_exits,
+		    "%s: hypercall returned %#llx (want %#llx), %llu exits",
+		    name, (unsigned long long)b.g->last,
+		    (unsigned long long)want,
+		    (unsigned long long)b.xen_exits);
+	bvm_free(&b);
+	jseries("p1", NULL, s);
+}
+
+static int cmd_p1(void)
+{
+	struct series native, xen, full, native2;
+	double nat;
+	u64 iters = 0;
+
+	if (!have_xen(XEN_CAPS_BASE | KVM_XEN_HVM_CONFIG_SHARED_INFO, "p1"))
+		return KSFT_SKIP;
+	p1_series(0, "native", &iters, &native);
+	p1_series(BVM_XEN, "xen", &iters, &xen);
+	p1_series(BVM_XEN | BVM_XEN_EVENTS, "xen_events", &iters, &full);
+	sleep(DISARM_WAIT_S);
+	p1_series(0, "native_again", &iters, &native2);
+
+	nat = pooled_median(&native, &native2);
+	jratio("p1", "xen/native", median(xen.tsc, xen.n), nat);
+	jratio("p1", "xen_events/native", median(full.tsc, full.n), nat);
+	jratio("p1", "native_again/native", median(native2.tsc, native2.n),
+	       median(native.tsc, native.n));
+	return 0;
+}
+
+/* ---- p2: hypercall exit to the VMM -------------------------------------- */
+
+static int cmd_p2(void)
+{
+	struct series io, xen, io2;
+	struct bvm b;
+	u64 iters;
+
+	if (!have_xen(XEN_CAPS_BASE, "p2"))
+		return KSFT_SKIP;
+
+	/* The reference: a plain VM's OUT to a port only userspace serves. */
+	bvm_create(&b, 1, 0);
+	set_hcall(&b, OP_PIO_OUT, 0, 0);
+	iters = calibrate(&b);
+	measure(&b, "io_exit", iters, &io);
+	TEST_ASSERT(b.io_exits, "no port I/O exits");
+	bvm_free(&b);
+	jseries("p2", NULL, &io);
+
+	/* xen_version(XENVER_get_features): no kernel answers it. */
+	bvm_create(&b, 1, BVM_XEN | BVM_XEN_EVENTS);
+	set_hcall(&b, OP_HCALL, XEN_HC_xen_version,
+		  XENVER_get_features_cmd);
+	measure(&b, "xen_exit", iters, &xen);
+	TEST_ASSERT(b.xen_exits >= (u64)opt.reps * iters,
+		    "only %llu KVM_EXIT_XEN", (unsigned long long)b.xen_exits);
+	bvm_free(&b);
+	jseries("p2", NULL, &xen);
+
+	sleep(DISARM_WAIT_S);
+	bvm_create(&b, 1, 0);
+	set_hcall(&b, OP_PIO_OUT, 0, 0);
+	measure(&b, "io_exit_again", iters, &io2);
+	bvm_free(&b);
+	jseries("p2", NULL, &io2);
+
+	jratio("p2", "xen_exit/io_exit", median(xen.tsc, xen.n),
+	       pooled_median(&io, &io2));
+	return 0;
+}
+
+/* ---- p3: IPI ping-pong -------------------------------------------------- */
+
+static void *pong_thread(void *arg)
+{
+	bvm_run(arg, 1);
+	return NULL;
+}
+
+static void p3_series(unsigned int flags, const char *name, u64 *iters,
+		      struct series *s)
+{
+	pthread_t t;
+	struct bvm b;
+	u64 total;
+
+	bvm_create(&b, 2, flags | BVM_X2APIC);
+	b.g->xen = !!(flags & BVM_XEN);
+	b.g->spin = opt.spin;
+	b.g->op = OP_PING;
+	TEST_ASSERT(!pthread_create(&t, NULL, pong_thread, &b),
+		    "pthread_create");
+	if (!*iters)
+		*iters = calibrate(&b);
+	measure(&b, name, *iters, s);
+
+	total = b.g->rx[0];
+	TEST_ASSERT(b.g->rx[1] == total && !b.g->stray[0] &&
+		    !b.g->stray[1] && !b.xen_exits,
+		    "%s: %llu/%llu interrupts, %llu/%llu stray, %llu exits",
+		    name, (unsigned long long)b.g->rx[0],
+		    (unsigned long long)b.g->rx[1],
+		    (unsigned long long)b.g->stray[0],
+		    (unsigned long long)b.g->stray[1],
+		    (unsigned long long)b.xen_exits);
+
+	/* Stop vCPU 1: it may be halted, so wake it with one more ping. */
+	b.g->stop = 1;
+	b.g->op = OP_KICK;
+	alarm(RUN_DEADLINE_S);
+	bvm_run(&b, 0);
+	pthread_join(t, NULL);
+	alarm(0);
+	bvm_free(&b);
+	jseries("p3", opt.spin ? "spin" : "halt", s);
+}
+
+static int cmd_p3(void)
+{
+	struct series lapic, vm_vec, vcpu_vec, lapic2;
+	double lap;
+	u64 iters = 0;
+	unsigned int x = BVM_XEN | BVM_XEN_EVENTS | BVM_PING_PORTS;
+
+	if (!have_xen(XEN_CAPS_BASE | KVM_XEN_HVM_CONFIG_SHARED_INFO |
+		      KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL |
+		      KVM_XEN_HVM_CONFIG_EVTCHN_SEND, "p3"))
+		return KSFT_SKIP;
+	p3_series(0, "lapic", &iters, &lapic);
+	p3_series(x, "xen_vm_vector", &iters, &vm_vec);
+	p3_series(x | BVM_VCPU_VECTOR, "xen_vcpu_vector", &iters, &vcpu_vec);
+	sleep(DISARM_WAIT_S);
+	p3_series(0, "lapic_again", &iters, &lapic2);
+
+	lap = pooled_median(&lapic, &lapic2);
+	jratio("p3", "xen_vm_vector/lapic", median(vm_vec.tsc, vm_vec.n), lap);
+	jratio("p3", "xen_vcpu_vector/lapic",
+	       median(vcpu_vec.tsc, vcpu_vec.n), lap);
+	jratio("p3", "lapic_again/lapic", median(lapic2.tsc, lapic2.n),
+	       median(lapic.tsc, lapic.n));
+	return 0;
+}
+
+/* ---- p4: VMs without Xen, with and without the module ------------------- */
+
+/*
+ * Two loops in a VM that never enables Xen: "mix" exits three times per
+ * iteration and never leaves the kernel (CPUID, an IN from the in-kernel
+ * PIC, a KVM hypercall answered -KVM_ENOSYS); "io" is an OUT that
+ * exits to userspace each time (KVM_RUN, vcpu_load/put every iteration).
+ */
+static void p4_state(const char *state, u64 *iters)
+{
+	struct series mix, io;
+	struct bvm b;
+
+	bvm_create(&b, 1, 0);
+	set_hcall(&b, OP_MIX, KVM_HC_UNKNOWN_NR, 0);
+	if (!*iters)
+		*iters = calibrate(&b);
+	measure(&b, "mix", *iters, &mix);
+	set_hcall(&b, OP_PIO_OUT, 0, 0);
+	measure(&b, "io", *iters, &io);
+	bvm_free(&b);
+	jseries("p4", state, &mix);
+	jseries("p4", state, &io);
+}
+
+static int cmd_p4(void)
+{
+	struct bvm x;
+	u64 iters = 0;
+
+	if (!opt.phase || !strcmp(opt.phase, "baseline")) {
+		p4_state(xen_caps() ? "loaded" : "noload", &iters);
+		return 0;
+	}
+	TEST_ASSERT(!strcmp(opt.phase, "loaded"), "--phase baseline|loaded");
+	if (!have_xen(XEN_CAPS_BASE | KVM_XEN_HVM_CONFIG_SHARED_INFO, "p4"))
+		return KSFT_SKIP;
+
+	p4_state("loaded", &iters);
+
+	/* A live Xen VM in the same process, its vCPU having run. */
+	bvm_create(&x, 1, BVM_XEN | BVM_XEN_EVENTS);
+	set_hcall(&x, OP_HCALL, XEN_HC_xen_version, XENVER_version);
+	bvm_rep(&x, 10, &(double){0}, &(double){0});
+	p4_state("xen_alive", &iters);
+	bvm_free(&x);
+
+	p4_state("xen_gone", &iters);
+	sleep(DISARM_WAIT_S);
+	p4_state("xen_gone_3s", &iters);
+	return 0;
+}
+
+/* ---- mem: kernel memory per Xen VM and vCPU ----------------------------- */
+
+#define MAX_CACHES		1024
+#define MEM_ROUNDS		3
+#define MEM_PORTS_PER_VCPU	5
+#define MEM_MAX_VCPUS		4
+
+struct slab_snap {
+	int n;
+	char name[MAX_CACHES][64];
+	long long bytes[MAX_CACHES];	/* active objects x object size */
+	long long total;
+	long long meminfo_slab;		/* kB, /proc/meminfo Slab */
+	long long vmalloc;		/* kB, VmallocUsed */
+	long long percpu;		/* kB, Percpu */
+};
+
+static long long meminfo_kb(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	size_t len = strlen(key);
+	long long v = -1;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && line[len] == ':') {
+			v = atoll(line + len + 1);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static void slab_snapshot(struct slab_snap *s)
+{
+	FILE *f = fopen("/proc/slabinfo", "r");
+	long long active, num, size;
+	char line[512], name[64];
+
+	TEST_ASSERT(f, "/proc/slabinfo: %s (run as root)", strerror(errno));
+	s->n = 0;
+	s->total = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %lld %lld %lld", name, &active, &num,
+			   &size) != 4 || s->n >= MAX_CACHES)
+			continue;
+		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
+		s->bytes[s->n] = active * size;
+		s->total += active * size;
+		s->n++;
+	}
+	fclose(f);
+	s->meminfo_slab = meminfo_kb("Slab");
+	s->vmalloc = meminfo_kb("VmallocUsed");
+	s->percpu = meminfo_kb("Percpu");
+}
+
+/* A VM as a VMM would configure one, without running it. */
+static struct kvm_vm *mem_vm(unsigned int nr_vcpus, bool xen, u64 clock)
+{
+	struct kvm_vcpu *vcpu[MEM_MAX_VCPUS];
+	struct kvm_vm *vm = vm_create_barebones();
+	unsigned int i, p;
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, 0, 0, 16, 0);
+	vm_create_irqchip(vm);
+	for (i = 0; i < nr_vcpus; i++)
+		vcpu[i] = __vm_vcpu_add(vm, i);
+	if (!xen)
+		return vm;
+
+	CHECK0(xen_config_simple(vm, xen_cfg_flags(), XEN_HCALL_MSR),
+	       "KVM_XEN_HVM_CONFIG");
+	CHECK0(xen_vm_attr(vm, KVM_XEN_ATTR_TYPE_LONG_MODE, 1), "LONG_MODE");
+	CHECK0(xen_vm_attr(vm, KVM_XEN_ATTR_TYPE_SHARED_INFO, 0),
+	       "SHARED_INFO");
+	CHECK0(xen_vm_attr(vm, KVM_XEN_ATTR_TYPE_UPCALL_VECTOR, UPCALL_VECTOR),
+	       "UPCALL_VECTOR");
+	CHECK0(xen_vm_attr(vm, KVM_XEN_ATTR_TYPE_XEN_VERSION,
+			   BENCH_XEN_VERSION), "XEN_VERSION");
+	for (i = 0; i < nr_vcpus; i++) {
+		CHECK0(xen_vcpu_attr_id(vcpu[i], i), "VCPU_ID");
+		CHECK0(xen_vcpu_attr_gpa(vcpu[i],
+					 KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+					 0x1000 + i * 64), "VCPU_INFO");
+		CHECK0(xen_vcpu_attr_gpa(vcpu[i],
+					 KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO,
+					 0x2000 + i * 32), "VCPU_TIME_INFO");
+		if (xen_caps() & KVM_XEN_HVM_CONFIG_RUNSTATE)
+			CHECK0(xen_vcpu_attr_gpa(vcpu[i],
+						 KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
+						 0x3000 + i * 64),
+			       "RUNSTATE_ADDR");
+		/* A Linux guest's timer VIRQ port, armed an hour ahead. */
+		CHECK0(xen_vcpu_attr_timer(vcpu[i], 1 + i, clock + 3600ull *
+					   1000000000ull), "TIMER");
+		/* Its IPI ports (reschedule, call function, ...). */
+		for (p = 0; p < MEM_PORTS_PER_VCPU; p++)
+			CHECK0(xen_ipi_port(vm, 16 + i * MEM_PORTS_PER_VCPU + p,
+					    i), "EVTCHN");
+	}
+	return vm;
+}
+
+static u64 vm_clock_ns(struct kvm_vm *vm)
+{
+	struct kvm_clock_data c;
+
+	memset(&c, 0, sizeof(c));
+	vm_ioctl(vm, KVM_GET_CLOCK, &c);
+	return c.clock;
+}
+
+struct mem_delta {
+	long long slab;			/* bytes, slabinfo */
+	long long meminfo_slab;		/* kB */
+	long long vmalloc;		/* kB */
+	long long percpu;		/* kB */
+	struct slab_snap after;		/* for the per-cache view */
+	struct slab_snap before;
+};
+
+static void mem_round(unsigned int nr_vcpus, bool xen, struct mem_delta *d)
+{
+	struct kvm_vm **vms = calloc(opt.vms, sizeof(*vms));
+	unsigned int i;
+	u64 clock;
+
+	TEST_ASSERT(vms, "calloc");
+	/* Let RCU and workqueues finish freeing the previous round. */
+	usleep(500000);
+	vms[0] = vm_create_barebones();
+	clock = vm_clock_ns(vms[0]);
+	kvm_vm_free(vms[0]);
+	usleep(200000);
+
+	slab_snapshot(&d->before);
+	for (i = 0; i < opt.vms; i++)
+		vms[i] = mem_vm(nr_vcpus, xen, clock);
+	slab_snapshot(&d->after);
+	for (i = 0; i < opt.vms; i++)
+		kvm_vm_free(vms[i]);
+	free(vms);
+
+	d->slab = d->after.total - d->before.total;
+	d->meminfo_slab = d->after.meminfo_slab - d->before.meminfo_slab;
+	d->vmalloc = d->after.vmalloc - d->before.vmalloc;
+	d->percpu = d->after.percpu - d->before.percpu;
+}
+
+static long long cache_bytes(const struct slab_snap *s, const char *name)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return s->bytes[i];
+	return 0;
+}
+
+static double median_ll(const long long *v, int n)
+{
+	double d[MEM_ROUNDS];
+	int i;
+
+	for (i = 0; i < n; i++)
+		d[i] = (double)v[i];
+	return median(d, n);
+}
+
+/* The caches that grew most for Xen VMs compared with plain ones. */
+static void mem_top_caches(const struct mem_delta *plain,
+			   const struct mem_delta *xen)
+{
+	const struct slab_snap *a = &xen->after;
+	double best[5] = { 0 };
+	int who[5] = { -1, -1, -1, -1, -1 };
+	int i, j, k;
+
+	for (i = 0; i < a->n; i++) {
+		long long dx = a->bytes[i] -
+			       cache_bytes(&xen->before, a->name[i]);
+		long long dp = cache_bytes(&plain->after, a->name[i]) -
+			       cache_bytes(&plain->before, a->name[i]);
+		double per_vm = (double)(dx - dp) / opt.vms;
+
+		for (j = 0; j < 5; j++) {
+			if (per_vm <= best[j])
+				continue;
+			for (k = 4; k > j; k--) {
+				best[k] = best[k - 1];
+				who[k] = who[k - 1];
+			}
+			best[j] = per_vm;
+			who[j] = i;
+			break;
+		}
+	}
+	printf(",\"top_caches\":[");
+	for (j = 0, k = 0; j < 5; j++) {
+		if (who[j] < 0)
+			continue;
+		printf("%s{\"cache\":\"%s\",\"bytes_per_vm\":%.0f}",
+		       k++ ? "," : "", a->name[who[j]], best[j]);
+	}
+	printf("]");
+}
+
+static int cmd_mem(void)
+{
+	static const unsigned int vcpus[2] = { 1, MEM_MAX_VCPUS };
+	/*
+	 * On the heap: the guest images of the other subcommands hold this
+	 * program's data and bss, which must stay small.
+	 */
+	struct mem_delta (*d)[2][MEM_ROUNDS];
+	double per_vm[2];
+	long long v[MEM_ROUNDS];
+	int c, k, r;
+
+	if (!have_xen(XEN_CAPS_BASE | KVM_XEN_HVM_CONFIG_SHARED_INFO |
+		      KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL, "mem"))
+		return KSFT_SKIP;
+	d = calloc(2, sizeof(*d));
+	TEST_ASSERT(d, "calloc");
+
+	/* Alternate the order so that drift hits both kinds alike. */
+	for (r = 0; r < MEM_ROUNDS; r++)
+		for (c = 0; c < 2; c++)
+			for (k = 0; k < 2; k++)
+				mem_round(vcpus[c], (k + r) % 2,
+					  &d[c][(k + r) % 2][r]);
+
+	for (c = 0; c < 2; c++) {
+		double plain, xen;
+
+		for (r = 0; r < MEM_ROUNDS; r++)
+			v[r] = d[c][0][r].slab;
+		plain = median_ll(v, MEM_ROUNDS);
+		for (r = 0; r < MEM_ROUNDS; r++)
+			v[r] = d[c][1][r].slab;
+		xen = median_ll(v, MEM_ROUNDS);
+		per_vm[c] = (xen - plain) / opt.vms;
+
+		jhead("mem", "mem");
+		printf(",\"vcpus\":%u,\"vms\":%u,\"rounds\":%d", vcpus[c],
+		       opt.vms, MEM_ROUNDS);
+		printf(",\"plain_slab_bytes_per_vm\":%.0f", plain / opt.vms);
+		printf(",\"xen_slab_bytes_per_vm\":%.0f", xen / opt.vms);
+		printf(",\"xen_extra_bytes_per_vm\":%.0f", per_vm[c]);
+		printf(",\"rounds_xen_minus_plain_bytes_per_vm\":[");
+		for (r = 0; r < MEM_ROUNDS; r++)
+			printf("%s%.0f", r ? "," : "",
+			       (double)(d[c][1][r].slab - d[c][0][r].slab) /
+			       opt.vms);
+		printf("],\"meminfo_slab_kb\":{\"plain\":%lld,\"xen\":%lld}",
+		       d[c][0][0].meminfo_slab, d[c][1][0].meminfo_slab);
+		printf(",\"vmalloc_kb\":{\"plain\":%lld,\"xen\":%lld}",
+		       d[c][0][0].vmalloc, d[c][1][0].vmalloc);
+		printf(",\"percpu_kb\":{\"plain\":%lld,\"xen\":%lld}",
+		       d[c][0][0].percpu, d[c][1][0].percpu);
+		mem_top_caches(&d[c][0][0], &d[c][1][0]);
+		jend();
+	}
+
+	jhead("mem_summary", "mem");
+	printf(",\"per_vm_bytes\":%.0f,\"per_vcpu_bytes\":%.0f",
+	       per_vm[0], (per_vm[1] - per_vm[0]) / (MEM_MAX_VCPUS - 1));
+	printf(",\"per_vm_with_1_vcpu_bytes\":%.0f", per_vm[0]);
+	jend();
+	return 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void print_usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s info|p1|p2|p3|p4|mem [--reps N] [--iters N]\n"
+		"       [--target-ms MS] [--vms N] [--wait spin|halt]\n"
+		"       [--phase baseline|loaded] [--host NAME]\n", argv0);
+	exit(2);
+}
+
+static unsigned long long num_arg(const char *argv0, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || !*s || *end || !v)
+		print_usage(argv0);
+	return v;
+}
+
+int main(int argc, char *argv[])
+{
+	const char *cmd;
+	int i;
+
+	if (argc < 2)
+		print_usage(argv[0]);
+	cmd = argv[1];
+	for (i = 2; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!v)
+			print_usage(argv[0]);
+		i++;
+		if (!strcmp(o, "--reps"))
+			opt.reps = num_arg(argv[0], v);
+		else if (!strcmp(o, "--iters"))
+			opt.iters = num_arg(argv[0], v);
+		else if (!strcmp(o, "--target-ms"))
+			opt.target_ms = num_arg(argv[0], v);
+		else if (!strcmp(o, "--vms"))
+			opt.vms = num_arg(argv[0], v);
+		else if (!strcmp(o, "--wait") && !strcmp(v, "spin"))
+			opt.spin = true;
+		else if (!strcmp(o, "--wait") && !strcmp(v, "halt"))
+			opt.spin = false;
+		else if (!strcmp(o, "--phase"))
+			opt.phase = v;
+		else if (!strcmp(o, "--host"))
+			opt.host = v;
+		else
+			print_usage(argv[0]);
+	}
+	if (opt.reps > MAX_REPS)
+		opt.reps = MAX_REPS;
+	signal(SIGALRM, watchdog);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (!strcmp(cmd, "info"))
+		return cmd_info();
+	if (!strcmp(cmd, "p1"))
+		return cmd_p1();
+	if (!strcmp(cmd, "p2"))
+		return cmd_p2();
+	if (!strcmp(cmd, "p3"))
+		return cmd_p3();
+	if (!strcmp(cmd, "p4"))
+		return cmd_p4();
+	if (!strcmp(cmd, "mem"))
+		return cmd_mem();
+	print_usage(argv[0]);
+	return 2;
+}
