@@ -401,13 +401,16 @@ static int persona_hook_register(struct persona_hook *hook)
 	/*
 	 * No FTRACE_OPS_FL_RECURSION: the thunk calls nothing traceable, and
 	 * without it ftrace calls the thunk straight from the trampoline
-	 * instead of through its recursion-guarding wrapper, which every
-	 * VMCALL and MSR exit of every VM would pay for.  PERMANENT keeps
+	 * instead of through its recursion-guarding wrapper.  Where ftrace
+	 * can pass arguments without a full pt_regs (x86 since 5.11), the
+	 * lighter trampoline can redirect too, as livepatch uses it; every
+	 * hooked exit pays for what the trampoline saves.  PERMANENT keeps
 	 * ftrace from being switched off under running Xen guests.
 	 */
 	hook->ops.func = persona_ftrace_thunk;
-	hook->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
-			  FTRACE_OPS_FL_PERMANENT;
+	hook->ops.flags = FTRACE_OPS_FL_IPMODIFY | FTRACE_OPS_FL_PERMANENT;
+	if (!IS_ENABLED(CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS))
+		hook->ops.flags |= FTRACE_OPS_FL_SAVE_REGS;
 
 	r = ftrace_set_filter_ip(&hook->ops, hook->addr, 0, 0);
 	if (r)
