@@ -74,6 +74,8 @@ struct persona_vm {
 	DECLARE_BITMAP(vcpu_ready, KVM_MAX_VCPUS);
 	/* vCPUs blocked in SCHEDOP_poll. */
 	DECLARE_BITMAP(poll_mask, KVM_MAX_VCPUS);
+	/* vCPUs whose runstate area missed an update (page unmapped). */
+	DECLARE_BITMAP(runstate_stale, KVM_MAX_VCPUS);
 };
 
 /* vm.c: personality lifecycle */

@@ -207,7 +207,9 @@ static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_runstate_sync(pvm, vcpu);
-		if (persona_upcall_pending(pvm, vcpu))
+		/* The VM-wide vector is level-triggered on upcall_pending. */
+		if (READ_ONCE(pvm->upcall_vector) &&
+		    persona_upcall_pending(pvm, vcpu))
 			kvm_make_request(KVM_REQ_EVENT, vcpu);
 	}
 	r = orig_vcpu_ioctl_run(vcpu);

@@ -246,10 +246,14 @@ static void persona_runstate_write(struct persona_vm *pvm,
 	read_lock_irqsave(&gpc->lock, flags);
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
 		read_unlock_irqrestore(&gpc->lock, flags);
-		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len))
+		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len)) {
+			/* Catch up from the next KVM_RUN. */
+			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 			return;
+		}
 		read_lock_irqsave(&gpc->lock, flags);
 	}
+	clear_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 
 	state = gpc->khva;
 	times = gpc->khva + times_off;
@@ -289,10 +293,14 @@ void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 		persona_runstate_set(pvm, vcpu, RUNSTATE_runnable, false);
 }
 
-/* From KVM_RUN: make the guest's copy current, mapping it if needed. */
+/*
+ * From KVM_RUN: if a write from atomic context found the area unmapped,
+ * map it and bring the guest's copy up to date; otherwise there is
+ * nothing to pay on every entry.
+ */
 void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	if (sched_info_on())
+	if (sched_info_on() && test_bit(vcpu->vcpu_idx, pvm->runstate_stale))
 		persona_runstate_write(pvm, vcpu, true);
 }
 

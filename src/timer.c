@@ -12,6 +12,15 @@
 #include "persona.h"
 #include "persona-xen.h"
 
+/*
+ * vx->timer_pending: the timer fired and the vCPU has not seen it yet.
+ * FIRED: the event is in the guest's pages already; DEFERRED: it still
+ * has to be delivered from the vCPU's context.  Either way expires_ns
+ * keeps reading back as armed until then, as save/restore expects.
+ */
+#define PERSONA_TIMER_FIRED	1
+#define PERSONA_TIMER_DEFERRED	2
+
 /* Xen's "Linux workaround" in do_set_timer_op(). */
 #define XEN_TIMER_FAR_FUTURE_SHIFT	50
 #define XEN_TIMER_FALLBACK_NS		(100 * NSEC_PER_MSEC)
@@ -31,7 +40,8 @@ static struct kvm_xen_evtchn persona_timer_evtchn(struct kvm_vcpu *vcpu)
 
 /*
  * Hard-irq context: deliver straight into the guest pages if they are
- * mapped, else leave it to the vCPU's own context (persona_timer_inject()).
+ * mapped, else leave it to the vCPU's own context (persona_timer_inject()),
+ * which also retires the deadline.
  */
 static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 {
@@ -48,11 +58,11 @@ static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 
 	e = persona_timer_evtchn(vcpu);
 	if (persona_evtchn_set_fast(pvm, &e) != -EWOULDBLOCK) {
-		vx->timer_expires = 0;
+		atomic_set(&vx->timer_pending, PERSONA_TIMER_FIRED);
 		return HRTIMER_NORESTART;
 	}
 
-	atomic_inc(&vx->timer_pending);
+	atomic_set(&vx->timer_pending, PERSONA_TIMER_DEFERRED);
 	kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
 	kvm_vcpu_kick(vcpu);
 	return HRTIMER_NORESTART;
@@ -77,11 +87,14 @@ void persona_timer_inject(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 	struct kvm_xen_evtchn e;
+	int pending = atomic_read(&vx->timer_pending);
 
-	if (atomic_read(&vx->timer_pending) <= 0)
+	if (pending <= 0)
 		return;
-	e = persona_timer_evtchn(vcpu);
-	persona_evtchn_set(pvm, &e);
+	if (pending == PERSONA_TIMER_DEFERRED) {
+		e = persona_timer_evtchn(vcpu);
+		persona_evtchn_set(pvm, &e);
+	}
 	vx->timer_expires = 0;
 	atomic_set(&vx->timer_pending, 0);
 }
