@@ -5,6 +5,9 @@
 #   make                 build src/kvm-persona.ko against KDIR
 #   make check           everything the CI runs (see README.md)
 #   make demo            boot the test host and show a Xen guest at work
+#   make bench           benchmarks: stock 6.1 + kvm-persona against 6.12's
+#                        in-kernel Xen (Documentation/benchmarks.rst);
+#                        BENCH_ARGS= passes options to scripts/bench.sh
 
 -include .cache/env.sh
 
@@ -52,10 +55,19 @@ check: deps
 demo: deps
 	scripts/demo.sh
 
+# Sub-makes, so that each reads the .cache/env.sh the step before wrote.
+bench: deps
+	scripts/deps.sh --anchor
+	$(MAKE) module
+	$(MAKE) module-anchor
+	$(MAKE) -C selftests
+	scripts/bench.sh $(BENCH_ARGS)
+
 module-clean:
 	$(MAKE) -C $(KDIR) M=$(PWD)/src clean 2>/dev/null || true
 
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor deps selftests check demo clean module-clean
+.PHONY: all module module-anchor deps selftests check demo bench clean \
+	module-clean
