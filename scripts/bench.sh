@@ -508,7 +508,9 @@ DURATION=$((SECONDS - T0))
 	printf '  "duration_s": %d,\n' "$DURATION"
 	printf '  "qemu": "%s",\n' "$QEMU_VERSION"
 	printf '  "build_machine_cpu": "%s",\n' "$BUILD_CPU"
+	printf '  "tree": "%s",\n' "$(git describe --always --dirty 2>/dev/null || echo unknown)"
 	printf '  "reps": %d,\n' "$REPS"
+	printf '  "p4_reps": %d,\n' "$P4_REPS"
 	printf '  "p5_reps": %d,\n' "$P5_REPS"
 	printf '  "hosts": {"A": "%s + kvm-persona", "B": "%s, upstream in-kernel Xen"},\n' \
 		"${KVER:-?}" "${ANCHOR_KVER:-?}"

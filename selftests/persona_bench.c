@@ -33,10 +33,11 @@
  * iteration), their minimum and spread, the repetitions themselves and the
  * host's wall-clock view of the same runs (ns per iteration).  The
  * variants of a benchmark are measured in interleaved rounds; a ratio line
- * gives the median of the per-round ratios ("value") and the ratio of the
- * medians.
+ * gives the median of the per-round ratios ("value"), an approximate 95%
+ * interval for it ("ci95"), and the ratios of the medians and minima.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -267,15 +268,23 @@ static void guest_upcall(struct ex_regs *regs)
 	struct xen_vcpu_info64 *vi = (void *)bg.vcpu_info[i];
 	u32 port = i ? PORT_TO_VCPU1 : PORT_TO_VCPU0;
 	u64 sel, bit = 1ull << (port % 64);
+	bool got;
 
 	WRITE_ONCE(vi->evtchn_upcall_pending, 0);
 	sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
-	if (!(sel & (1ull << (port / 64))) ||
-	    !(__atomic_fetch_and(&si->evtchn_pending[port / 64], ~bit,
-				 __ATOMIC_SEQ_CST) & bit))
-		bg.stray[i]++;
+	got = (sel & (1ull << (port / 64))) &&
+	      (__atomic_fetch_and(&si->evtchn_pending[port / 64], ~bit,
+				  __ATOMIC_SEQ_CST) & bit);
 	if (bg.vcpu_vector)
 		x2apic_write_reg(APIC_EOI, 0);
+	/*
+	 * An upcall with nothing pending is harmless (Linux returns from
+	 * it); it is counted, and not answered.
+	 */
+	if (!got) {
+		bg.stray[i]++;
+		return;
+	}
 	/* Counted before answering: vCPU 0 never sees more than vCPU 1. */
 	WRITE_ONCE(bg.rx[i], bg.rx[i] + 1);
 	if (i == 1)
@@ -449,6 +458,7 @@ static double median(const double *v, int n)
 struct series {
 	const char *name;
 	u64 iters;
+	u64 stray;		/* p3: upcalls that found no event */
 	int n;
 	double tsc[MAX_REPS];
 	double ns[MAX_REPS];
@@ -489,6 +499,8 @@ static void jseries(const char *bench, const char *state,
 	printf(",\"min\":%.2f,\"spread_pct\":%.1f,\"wall_ns_median\":%.1f",
 	       min_of(s->tsc, s->n), spread_pct(s->tsc, s->n),
 	       median(s->ns, s->n));
+	if (s->stray)
+		printf(",\"stray_upcalls\":%llu", (unsigned long long)s->stray);
 	printf(",\"reps\":[");
 	for (i = 0; i < s->n; i++)
 		printf("%s%.2f", i ? "," : "", s->tsc[i]);
@@ -836,13 +848,16 @@ static void set_hcall(struct bvm *b, u64 op, u64 nr, u64 a1)
  * for seconds (here: the test host's vCPU, and the build machine's core
  * under it) runs the next measurement slower until it is busy again,
  * which would penalise whichever variant comes first after a pause.
+ * sched_yield() keeps passing through the scheduler, so that kernel work
+ * waiting for every task to switch (RCU tasks grace periods, which
+ * ftrace's unregistration needs) is not held up by the spinning.
  */
 static void busy_wait_s(unsigned int s)
 {
 	u64 end = now_ns() + s * 1000000000ull;
 
 	while (now_ns() < end)
-		;
+		sched_yield();
 }
 
 static void disarm_wait(void)
@@ -875,7 +890,7 @@ struct variant {
 	unsigned int flags;		/* BVM_* */
 	unsigned int nr_vcpus;		/* 2: ping-pong with vCPU 1 */
 	u64 op, nr, a1;
-	void (*check)(const struct variant *v, struct bvm *b, u64 iters);
+	void (*check)(struct variant *v, struct bvm *b, u64 iters);
 	struct series s;
 };
 
@@ -1008,7 +1023,7 @@ static int cmd_info(void)
  * hypercall configuration, one set up like a Linux guest (shared_info,
  * vcpu_info, callback vector).
  */
-static void check_p1(const struct variant *v, struct bvm *b, u64 iters)
+static void check_p1(struct variant *v, struct bvm *b, u64 iters)
 {
 	u64 want = v->flags & BVM_XEN ? BENCH_XEN_VERSION : KVM_ENOSYS_RET;
 
@@ -1045,7 +1060,7 @@ static int cmd_p1(void)
 
 /* ---- p2: hypercall exit to the VMM -------------------------------------- */
 
-static void check_p2(const struct variant *v, struct bvm *b, u64 iters)
+static void check_p2(struct variant *v, struct bvm *b, u64 iters)
 {
 	u64 exits = v->flags & BVM_XEN ? b->xen_exits : b->io_exits;
 
@@ -1080,18 +1095,20 @@ static int cmd_p2(void)
 
 /* ---- p3: IPI ping-pong -------------------------------------------------- */
 
-static void check_p3(const struct variant *v, struct bvm *b, u64 iters)
+static void check_p3(struct variant *v, struct bvm *b, u64 iters)
 {
 	struct bench_guest *g = b->g;
 
 	TEST_ASSERT(g->rx[0] == g->rx[1] && g->rx[0] >= iters &&
-		    !g->stray[0] && !g->stray[1] && !b->xen_exits,
+		    !b->xen_exits,
 		    "%s: %llu/%llu interrupts, %llu/%llu stray, %llu exits",
 		    v->name, (unsigned long long)g->rx[0],
 		    (unsigned long long)g->rx[1],
 		    (unsigned long long)g->stray[0],
 		    (unsigned long long)g->stray[1],
 		    (unsigned long long)b->xen_exits);
+	/* Strays are legal (spurious upcalls); they are reported. */
+	v->s.stray += g->stray[0] + g->stray[1];
 }
 
 static int cmd_p3(void)
