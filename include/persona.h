@@ -47,7 +47,6 @@
 
 /* Per-VM personality state; exists only once userspace enabled Xen. */
 struct persona_vm {
-	struct hlist_node node;
 	struct rcu_head rcu;
 	struct kvm *kvm;
 	/* Serialises configuration changes (ioctls) for this VM. */
@@ -81,20 +80,13 @@ struct persona_vm {
 /* vm.c: personality lifecycle */
 int persona_vm_init(void);
 void persona_vm_exit(void);
-struct persona_vm *persona_vm_find(struct kvm *kvm);
 struct persona_vm *persona_vm_get_or_create(struct kvm *kvm);
 struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_vm *pvm,
 				      struct kvm_vcpu *vcpu);
 bool persona_vcpu_xen_ready(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vm_teardown(struct kvm *kvm);
 void persona_vm_destroy(struct kvm *kvm);
-bool persona_vms_exist(void);
 unsigned int persona_vm_count(void);
-
-static inline struct persona_vm *persona_vm_of(struct kvm *kvm)
-{
-	return persona_vms_exist() ? persona_vm_find(kvm) : NULL;
-}
 
 static inline bool persona_xen_intercepts(const struct persona_vm *pvm)
 {
@@ -189,6 +181,10 @@ int persona_hooks_init(void);
 void persona_hooks_exit(void);
 int persona_hooks_arm_xen(void);
 void persona_hooks_disarm_xen(void);
+struct persona_vm *persona_vm_of(struct kvm *kvm);
+struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
+					  struct persona_vm *pvm);
+struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm);
 
 enum persona_reg {
 	PERSONA_RAX, PERSONA_RCX, PERSONA_RDX, PERSONA_RBX,

@@ -23,4 +23,15 @@
 	ftrace_instruction_pointer_set((fregs), (ip))
 #endif
 
+/*
+ * The first argument of a hooked function, from an ftrace callback.  The
+ * accessor came after 6.1, where x86's struct ftrace_regs is a pt_regs
+ * with the argument registers saved.
+ */
+#if defined(ftrace_regs_get_argument)
+#define persona_compat_arg0(fregs) ftrace_regs_get_argument((fregs), 0)
+#else
+#define persona_compat_arg0(fregs) ((fregs)->regs.di)
+#endif
+
 #endif /* _KVM_PERSONA_COMPAT_H */

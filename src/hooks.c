@@ -22,9 +22,10 @@
 #include "persona.h"
 
 /*
- * Every replacement runs inside this SRCU read section, so that unloading
- * can wait for callers that sleep inside the original function they
- * called through us (e.g. an ioctl blocked on a mutex).
+ * The always-on replacements run inside this SRCU read section, so that
+ * unloading can wait for callers that sleep inside the original function
+ * they called through us (e.g. an ioctl blocked on a mutex).  The Xen-only
+ * ones run for Xen VMs alone, which pin the module.
  */
 DEFINE_STATIC_SRCU(persona_hook_srcu);
 
@@ -35,7 +36,11 @@ struct persona_hook {
 	void **orig;
 	unsigned long addr;
 	struct ftrace_ops ops;
-	/* Armed only while Xen VMs exist (persona_hooks_arm_xen()). */
+	/*
+	 * Armed only while Xen VMs exist (persona_hooks_arm_xen()), and then
+	 * redirected only for calls whose first argument (a vCPU) belongs to
+	 * a Xen VM: see persona_ftrace_thunk().
+	 */
 	bool xen_only;
 	bool registered;
 };
@@ -67,6 +72,48 @@ static int (*orig_has_interrupt)(struct kvm_vcpu *v);
 static int (*orig_get_interrupt)(struct kvm_vcpu *v);
 static int (*orig_has_pending_timer)(struct kvm_vcpu *vcpu);
 static void (*orig_inject_pending_timer_irqs)(struct kvm_vcpu *vcpu);
+
+/*
+ * The per-VM state pointer.  kvm.ko reserves a struct kvm_xen in every VM;
+ * built without CONFIG_KVM_XEN it never reads or writes it (its users are
+ * all in the xen.c it does not build, and we refuse to load where it is
+ * built), so its first word is ours.  One load answers "is this a Xen VM?"
+ * on every hooked call, where a lookup in a table of VMs would cost a hash
+ * and a walk.
+ */
+static_assert(sizeof(struct kvm_xen) >= sizeof(struct persona_vm *));
+
+static __always_inline struct persona_vm **persona_kvm_slot(struct kvm *kvm)
+{
+	return (struct persona_vm **)&kvm->arch.xen;
+}
+
+static __always_inline struct persona_vm *persona_kvm_pvm(struct kvm *kvm)
+{
+	return READ_ONCE(*persona_kvm_slot(kvm));
+}
+
+/*
+ * Valid without RCU once found: the state lives exactly as long as the VM
+ * (it is published before the VM can use it and withdrawn when kvm.ko has
+ * destroyed the vCPUs), and every caller holds a reference to the VM.
+ */
+struct persona_vm *persona_vm_of(struct kvm *kvm)
+{
+	return persona_kvm_pvm(kvm);
+}
+
+/* Publish @pvm for @kvm; returns the state already there, if any. */
+struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
+					  struct persona_vm *pvm)
+{
+	return cmpxchg_release(persona_kvm_slot(kvm), NULL, pvm);
+}
+
+struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm)
+{
+	return xchg(persona_kvm_slot(kvm), NULL);
+}
 
 /*
  * KVM_CHECK_EXTENSION, on /dev/kvm (kvm == NULL) and on VM fds.
@@ -151,45 +198,36 @@ static void hook_arch_destroy_vm(struct kvm *kvm)
 /*
  * The hooks below are armed only while at least one VM has a Xen
  * personality: they sit on paths every VM takes (exits, interrupt
- * injection, scheduling), so a host without Xen guests pays nothing.
+ * injection, scheduling), so a host without Xen guests pays nothing, and
+ * the thunk sends only Xen VMs' calls here; other VMs run the original
+ * straight from the ftrace trampoline.  They need no SRCU section: a Xen
+ * VM holds a reference on this module until kvm.ko has destroyed it.
  */
 
 /* The VMCALL/VMMCALL exit handler of both vendor modules. */
 static int hook_emulate_hypercall(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm;
-	int idx, r;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_xen_intercepts(pvm) &&
 	    !persona_hv_claims_hypercall(vcpu))
-		r = persona_xen_hypercall(pvm, vcpu);
-	else
-		r = orig_emulate_hypercall(vcpu);
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+		return persona_xen_hypercall(pvm, vcpu);
+	return orig_emulate_hypercall(vcpu);
 }
 
 static int hook_set_msr_common(struct kvm_vcpu *vcpu,
 			       struct msr_data *msr_info)
 {
-	struct persona_vm *pvm;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 	u32 index = msr_info->index;
-	int idx, r;
+	int r;
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	pvm = persona_vm_of(vcpu->kvm);
-	if (pvm && index && index == READ_ONCE(pvm->msr)) {
-		r = persona_xen_write_hypercall_page(pvm, vcpu,
-						     msr_info->data);
-	} else {
-		r = orig_set_msr_common(vcpu, msr_info);
-		if (pvm && !r && index == HV_X64_MSR_HYPERCALL)
-			persona_hv_hypercall_msr_written(pvm, vcpu,
-							 msr_info->data);
-	}
-	srcu_read_unlock(&persona_hook_srcu, idx);
+	if (pvm && index && index == READ_ONCE(pvm->msr))
+		return persona_xen_write_hypercall_page(pvm, vcpu,
+							msr_info->data);
+	r = orig_set_msr_common(vcpu, msr_info);
+	if (pvm && !r && index == HV_X64_MSR_HYPERCALL)
+		persona_hv_hypercall_msr_written(pvm, vcpu, msr_info->data);
 	return r;
 }
 
@@ -200,11 +238,8 @@ static int hook_set_msr_common(struct kvm_vcpu *vcpu,
  */
 static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm;
-	int idx, r;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_runstate_sync(pvm, vcpu);
 		/* The VM-wide vector is level-triggered on upcall_pending. */
@@ -212,97 +247,63 @@ static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 		    persona_upcall_pending(pvm, vcpu))
 			kvm_make_request(KVM_REQ_EVENT, vcpu);
 	}
-	r = orig_vcpu_ioctl_run(vcpu);
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+	return orig_vcpu_ioctl_run(vcpu);
 }
 
 /* Runstate accounting: scheduled in (running), preempted (runnable). */
 static void hook_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
-	struct persona_vm *pvm;
-	int idx;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
 	orig_vcpu_load(vcpu, cpu);
-	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_vcpu_xen_ready(pvm, vcpu))
 		persona_runstate_load(pvm, vcpu);
-	srcu_read_unlock(&persona_hook_srcu, idx);
 }
 
 static void hook_vcpu_put(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm;
-	int idx;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && vcpu->preempted && persona_vcpu_xen_ready(pvm, vcpu))
 		persona_runstate_put(pvm, vcpu);
 	orig_vcpu_put(vcpu);
-	srcu_read_unlock(&persona_hook_srcu, idx);
 }
 
 /*
  * The VM-wide callback vector (HVM_PARAM_CALLBACK_IRQ type 2) is injected
  * the way ExtINT is, while evtchn_upcall_pending is set: it bypasses the
  * LAPIC, so the guest does not EOI it.  Upstream checks it first among
- * external interrupt sources; so do we.
+ * external interrupt sources; so do we.  Returns the vector, or 0.
  */
-static bool persona_xen_has_interrupt(struct kvm_vcpu *vcpu, u8 *vector)
+static u8 persona_xen_extint(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm = persona_vm_of(vcpu->kvm);
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
+	u8 vector;
 
-	if (!pvm || !vcpu->arch.apic || !READ_ONCE(pvm->upcall_vector) ||
-	    !persona_vcpu_xen_ready(pvm, vcpu))
-		return false;
-	if (!persona_upcall_pending(pvm, vcpu))
-		return false;
-	*vector = READ_ONCE(pvm->upcall_vector);
-	return true;
+	if (!pvm || !vcpu->arch.apic)
+		return 0;
+	vector = READ_ONCE(pvm->upcall_vector);
+	if (!vector || !persona_vcpu_xen_ready(pvm, vcpu) ||
+	    !persona_upcall_pending(pvm, vcpu))
+		return 0;
+	return vector;
 }
 
 static int hook_has_injectable_intr(struct kvm_vcpu *v)
 {
-	int idx, r;
-	u8 vector;
-
-	idx = srcu_read_lock(&persona_hook_srcu);
-	if (persona_xen_has_interrupt(v, &vector))
-		r = 1;
-	else
-		r = orig_has_injectable_intr(v);
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+	return persona_xen_extint(v) ? 1 : orig_has_injectable_intr(v);
 }
 
 static int hook_has_interrupt(struct kvm_vcpu *v)
 {
-	int idx, r;
-	u8 vector;
-
-	idx = srcu_read_lock(&persona_hook_srcu);
-	if (persona_xen_has_interrupt(v, &vector))
-		r = 1;
-	else
-		r = orig_has_interrupt(v);
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+	return persona_xen_extint(v) ? 1 : orig_has_interrupt(v);
 }
 
 static int hook_get_interrupt(struct kvm_vcpu *v)
 {
-	int idx, r;
-	u8 vector;
+	u8 vector = persona_xen_extint(v);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	if (persona_xen_has_interrupt(v, &vector))
-		r = vector;
-	else
-		r = orig_get_interrupt(v);
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+	return vector ? vector : orig_get_interrupt(v);
 }
 
 /*
@@ -312,33 +313,24 @@ static int hook_get_interrupt(struct kvm_vcpu *v)
  */
 static int hook_has_pending_timer(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm;
-	int idx, r;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
-	r = orig_has_pending_timer(vcpu);
-	pvm = persona_vm_of(vcpu->kvm);
-	if (!r && pvm && persona_vcpu_xen_ready(pvm, vcpu) &&
-	    (persona_timer_pending(vcpu) ||
-	     persona_evtchn_has_deferred(pvm, vcpu)))
-		r = 1;
-	srcu_read_unlock(&persona_hook_srcu, idx);
-	return r;
+	if (orig_has_pending_timer(vcpu))
+		return 1;
+	return pvm && persona_vcpu_xen_ready(pvm, vcpu) &&
+	       (persona_timer_pending(vcpu) ||
+		persona_evtchn_has_deferred(pvm, vcpu));
 }
 
 static void hook_inject_pending_timer_irqs(struct kvm_vcpu *vcpu)
 {
-	struct persona_vm *pvm;
-	int idx;
+	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
-	idx = srcu_read_lock(&persona_hook_srcu);
 	orig_inject_pending_timer_irqs(vcpu);
-	pvm = persona_vm_of(vcpu->kvm);
 	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_timer_inject(pvm, vcpu);
 		persona_evtchn_inject_deferred(pvm, vcpu);
 	}
-	srcu_read_unlock(&persona_hook_srcu, idx);
 }
 
 #define PERSONA_HOOK(sym, fn, o)					\
@@ -381,8 +373,10 @@ static struct persona_hook persona_hooks[] = {
 };
 
 /*
- * The ftrace callback.  Calls from our own module are the replacements
- * calling the original: let those through, redirect everything else.
+ * The ftrace callback.  A Xen-only hook leaves calls for other VMs to the
+ * original: their cost is the trampoline and these few loads.  Calls from
+ * our own module are the replacements calling the original: let those
+ * through too, redirect everything else.
  */
 static void notrace persona_ftrace_thunk(unsigned long ip,
 					 unsigned long parent_ip,
@@ -390,7 +384,13 @@ static void notrace persona_ftrace_thunk(unsigned long ip,
 					 struct ftrace_regs *fregs)
 {
 	struct persona_hook *hook = container_of(ops, struct persona_hook, ops);
+	struct kvm_vcpu *vcpu;
 
+	if (hook->xen_only) {
+		vcpu = (struct kvm_vcpu *)persona_compat_arg0(fregs);
+		if (likely(!persona_kvm_pvm(vcpu->kvm)))
+			return;
+	}
 	if (!within_module(parent_ip, THIS_MODULE))
 		persona_compat_set_ip(fregs,
 				      (unsigned long)hook->replacement);

@@ -60,7 +60,7 @@ static int persona_xen_hvm_config(struct kvm *kvm,
 	    (xhc->msr < PERSONA_XEN_MSR_MIN || xhc->msr > PERSONA_XEN_MSR_MAX))
 		return -EINVAL;
 
-	pvm = persona_vm_find(kvm);
+	pvm = persona_vm_of(kvm);
 	if (!pvm) {
 		/* Disabling what was never enabled needs no state. */
 		if (!xhc->msr && !xhc->flags)
@@ -131,7 +131,7 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 static int persona_xen_hvm_get_attr(struct kvm *kvm,
 				    struct kvm_xen_hvm_attr *data)
 {
-	struct persona_vm *pvm = persona_vm_find(kvm);
+	struct persona_vm *pvm = persona_vm_of(kvm);
 
 	switch (data->type) {
 	case KVM_XEN_ATTR_TYPE_LONG_MODE:
@@ -159,7 +159,7 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 static int persona_xen_hvm_evtchn_send(struct kvm *kvm,
 				       const struct kvm_irq_routing_xen_evtchn *uxe)
 {
-	struct persona_vm *pvm = persona_vm_find(kvm);
+	struct persona_vm *pvm = persona_vm_of(kvm);
 
 	/* Without shared_info there is nowhere to deliver to. */
 	if (!pvm)

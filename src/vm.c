@@ -5,55 +5,21 @@
  *
  * Each such VM holds a reference on this module: its vCPUs may point
  * kvm.ko's completion callback at our code, so the module must stay until
- * the last of them is gone.  VMs that never enable a personality are not
- * tracked and cost the exit paths one static branch.
+ * the last of them is gone.  The state hangs off the VM itself (see
+ * persona_kvm_install_vm()): VMs that never enable a personality are not
+ * tracked.
  */
-#include <linux/hashtable.h>
 #include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
 #include "persona.h"
 
-#define PERSONA_VM_HASH_BITS	6
-
-static DEFINE_HASHTABLE(persona_vm_table, PERSONA_VM_HASH_BITS);
-static DEFINE_SPINLOCK(persona_vm_table_lock);
-static unsigned int persona_nr_vms;
-
-/*
- * The hot-path hooks are armed only while Xen VMs exist (or for a short
- * while after the last one), so this plain read is all a plain VM pays
- * for the lookup then.
- */
-bool persona_vms_exist(void)
-{
-	return READ_ONCE(persona_nr_vms);
-}
+static atomic_t persona_nr_vms = ATOMIC_INIT(0);
 
 unsigned int persona_vm_count(void)
 {
-	return READ_ONCE(persona_nr_vms);
-}
-
-/*
- * The result stays valid without RCU once found: the state lives exactly
- * as long as the VM, and callers hold a reference to the VM.
- */
-struct persona_vm *persona_vm_find(struct kvm *kvm)
-{
-	struct persona_vm *pvm;
-
-	rcu_read_lock();
-	hash_for_each_possible_rcu(persona_vm_table, pvm, node,
-				   (unsigned long)kvm) {
-		if (pvm->kvm == kvm) {
-			rcu_read_unlock();
-			return pvm;
-		}
-	}
-	rcu_read_unlock();
-	return NULL;
+	return atomic_read(&persona_nr_vms);
 }
 
 static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
@@ -96,7 +62,7 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 	struct persona_vm *pvm, *other;
 	int r;
 
-	pvm = persona_vm_find(kvm);
+	pvm = persona_vm_of(kvm);
 	if (pvm)
 		return pvm;
 
@@ -117,20 +83,15 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 		return ERR_PTR(r);
 	}
 
-	spin_lock(&persona_vm_table_lock);
-	hash_for_each_possible(persona_vm_table, other, node,
-			       (unsigned long)kvm) {
-		if (other->kvm == kvm) {
-			spin_unlock(&persona_vm_table_lock);
-			persona_hooks_disarm_xen();
-			persona_vm_free(pvm);
-			module_put(THIS_MODULE);
-			return other;
-		}
+	/* Fully initialised before the hooks can see it. */
+	other = persona_kvm_install_vm(kvm, pvm);
+	if (other) {
+		persona_hooks_disarm_xen();
+		persona_vm_free(pvm);
+		module_put(THIS_MODULE);
+		return other;
 	}
-	hash_add_rcu(persona_vm_table, &pvm->node, (unsigned long)kvm);
-	WRITE_ONCE(persona_nr_vms, persona_nr_vms + 1);
-	spin_unlock(&persona_vm_table_lock);
+	atomic_inc(&persona_nr_vms);
 	return pvm;
 }
 
@@ -193,36 +154,21 @@ void persona_vm_teardown(struct kvm *kvm)
 	kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
 }
 
-static struct persona_vm *persona_vm_unlink(struct kvm *kvm)
-{
-	struct persona_vm *pvm, *found = NULL;
-
-	spin_lock(&persona_vm_table_lock);
-	hash_for_each_possible(persona_vm_table, pvm, node,
-			       (unsigned long)kvm) {
-		if (pvm->kvm == kvm) {
-			found = pvm;
-			break;
-		}
-	}
-	if (found) {
-		hash_del_rcu(&found->node);
-		WRITE_ONCE(persona_nr_vms, persona_nr_vms - 1);
-	}
-	spin_unlock(&persona_vm_table_lock);
-	return found;
-}
-
 /* kvm.ko has destroyed the vCPUs; nothing can reach @kvm's state now. */
 void persona_vm_destroy(struct kvm *kvm)
 {
-	struct persona_vm *pvm = persona_vm_unlink(kvm);
+	struct persona_vm *pvm = persona_kvm_remove_vm(kvm);
 
 	if (!pvm)
 		return;
 
+	atomic_dec(&persona_nr_vms);
 	persona_hooks_disarm_xen();
-	/* Lock-free lookups on other VMs' exit paths may still see it. */
+	/*
+	 * Freed after a grace period all the same: a thunk on another CPU
+	 * may have loaded the pointer just before it went (the memory of a
+	 * VM being destroyed is still kvm.ko's, so that load is safe).
+	 */
 	call_rcu(&pvm->rcu, persona_vm_free_rcu);
 }
 
@@ -234,7 +180,7 @@ int persona_vm_init(void)
 void persona_vm_exit(void)
 {
 	/* Each VM holds a module reference, so none can be left... */
-	WARN_ON(persona_nr_vms);
+	WARN_ON(atomic_read(&persona_nr_vms));
 	/* ... but the last one's RCU callback may still be returning. */
 	rcu_barrier();
 }
