@@ -125,6 +125,39 @@ TEST(config_enable_change_disable)
 	kvm_vm_free(vm);
 }
 
+/*
+ * The hypercall-page MSR must be in the synthetic range, as later upstream
+ * kernels require: anything else would shadow an MSR the guest really
+ * has (6.1 itself accepts any index).
+ */
+TEST(config_msr_in_synthetic_range)
+{
+	static const u32 bad[] = {
+		0x10 /* TSC */, 0xc0000080 /* EFER */, 0x3fffffff, 0x50000000,
+		0xffffffff,
+	};
+	static const u32 good[] = { 0x40000000, 0x40000200, 0x4fffffff };
+	struct kvm_vm *vm;
+	unsigned int i;
+
+	if (xen_missing(XEN_CAPS_BASE))
+		return;
+	vm = vm_create_barebones();
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		ASSERT_EQ(-EINVAL,
+			  xen_config_simple(vm,
+					    KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL,
+					    bad[i]))
+			TH_LOG("msr %#x", bad[i]);
+	for (i = 0; i < ARRAY_SIZE(good); i++)
+		ASSERT_EQ(0, xen_config_simple(vm,
+					       KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL,
+					       good[i]))
+			TH_LOG("msr %#x", good[i]);
+	kvm_vm_free(vm);
+}
+
 /* 6.1 neither checks nor uses pad2[]: nonzero padding is accepted. */
 TEST(config_ignores_padding)
 {
