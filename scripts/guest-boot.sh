@@ -30,6 +30,11 @@
 #                     repeating the guest's facts
 #   --quiet           no live console, only the report
 #
+# When the guest reports a soft lockup, or is still running 20 seconds
+# before the timeout, the script snapshots what the host sees (MODE.hang in --out): each vCPU's registers and LAPIC from
+# QMP, the kernel stacks of QEMU's threads, and KVM's per-vCPU exit
+# counters twice a second apart (which vCPUs still run, and how).
+#
 # Output: the guest console as it runs (each line prefixed with the mode
 # and the seconds since QEMU started), then every "PERSONA-FACT key=value"
 # line the guest printed, and host-side facts as "PERSONA-HOST key=value":
@@ -304,6 +309,46 @@ watch_shutdown()
 	exec 7>&-
 }
 
+# A soft lockup in the guest: record where every vCPU is, from both
+# sides, while it is stuck.  Best effort; never fails the boot.
+# shellcheck disable=SC2317 # run in the background below
+hang_dump()
+{
+	local out=$WORK/hang t d
+
+	[ ! -e "$out" ] || return 0
+	# Tracing someone turned on for the experiment: freeze what led here.
+	t=/sys/kernel/tracing
+	if [ "$(cat "$t/tracing_on" 2>/dev/null)" = 1 ]; then
+		echo 0 >"$t/tracing_on"
+		cat "$t/trace" >"$WORK/hang.trace" 2>/dev/null || true
+	fi
+	{
+		echo "# $(since)s: $1"
+		for t in /proc/"$qemu_pid"/task/* /proc/"$qemu_pid"/task/*/task/*; do
+			[ -r "$t/stack" ] || continue
+			echo "## thread $(basename "$t") $(cat "$t/comm" 2>/dev/null)"
+			cat "$t/stack" 2>/dev/null
+		done
+		for t in 1 2; do
+			for d in /sys/kernel/debug/kvm/*/vcpu*; do
+				[ -d "$d" ] || continue
+				echo "## $t $d: $(cd "$d" && grep -H . exits halt_exits \
+					irq_exits irq_injections irq_window_exits \
+					nmi_injections hypercalls signal_exits \
+					halt_wakeup 2>/dev/null | tr '\n' ' ')"
+			done
+			sleep 1
+		done
+	} >"$out" 2>&1
+	[ -z "$RAW_EXIT" ] || return 0
+	{
+		printf '{"execute": "human-monitor-command", "arguments": {"command-line": "info registers -a"}}\n'
+		printf '{"execute": "human-monitor-command", "arguments": {"command-line": "info lapic 0"}}\n'
+		printf '{"execute": "human-monitor-command", "arguments": {"command-line": "info lapic 1"}}\n'
+	} >"$QMP.in"
+}
+
 # QEMU in the background writes the console to a FIFO that the loop
 # below reads line by line, time-stamping the lines that matter.
 mkfifo "$WORK/console.fifo"
@@ -317,15 +362,24 @@ if [ -z "$RAW_EXIT" ]; then
 	watch_shutdown &
 	watch_pid=$!
 fi
+stall_pid=
+if [ "$TIMEOUT" -gt 40 ]; then
+	{ sleep $((TIMEOUT - 20)); hang_dump "still running at $((TIMEOUT - 20))s"; } &
+	stall_pid=$!
+fi
 
 boot_s=
 done_s=
+hung=
 while IFS= read -r line; do
 	line=${line%$'\r'}
 	printf '%s\n' "$line" >>"$CONSOLE"
 	case $line in
 	PERSONA-BEGIN*) boot_s=$(since) ;;
 	PERSONA-DONE*) done_s=$(since) ;;
+	*"BUG: soft lockup"*|*"rcu: INFO: rcu_preempt detected stall"*|*"blocked for more than"*)
+		[ -n "$hung" ] || { hung=1; hang_dump "guest stall: $line" & }
+		;;
 	esac
 	case $line in
 	PERSONA-DMESG*) continue ;;
@@ -336,6 +390,10 @@ done <"$WORK/console.fifo"
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
 qemu_pid=
+if [ -n "$stall_pid" ]; then
+	kill "$stall_pid" 2>/dev/null || true
+	wait "$stall_pid" 2>/dev/null || true
+fi
 if [ -n "$watch_pid" ]; then
 	kill "$watch_pid" 2>/dev/null || true
 	wait "$watch_pid" 2>/dev/null || true
@@ -438,6 +496,8 @@ if [ -n "$OUTDIR" ]; then
 	[ ! -s "$WORK/qemu.log" ] || cp "$WORK/qemu.log" "$OUTDIR/$MODE.qemu.log"
 	[ ! -s "$WORK/qmp.log" ] || cp "$WORK/qmp.log" "$OUTDIR/$MODE.qmp.log"
 	[ ! -s "$WORK/watch.log" ] || cp "$WORK/watch.log" "$OUTDIR/$MODE.watch.log"
+	[ ! -s "$WORK/hang" ] || cp "$WORK/hang" "$OUTDIR/$MODE.hang"
+	[ ! -s "$WORK/hang.trace" ] || cp "$WORK/hang.trace" "$OUTDIR/$MODE.hang.trace"
 fi
 
 # Success: the guest got through its checks, then stopped as asked.
