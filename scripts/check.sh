@@ -120,13 +120,14 @@ case $rc in
 esac
 rm -f "$log"
 
-step "guest image in its plain KVM and Hyper-V personalities"
-# The Xen-mode boot is in make demo; it is not asserted here while it
-# still hangs intermittently (see Documentation/guests.rst).
+step "guest image in its three personalities"
+# Each mode may be booted twice when a boot does not complete: nested SVM
+# under TCG sometimes delivers an interrupt twice (see guest-check.sh and
+# Documentation/testing.rst).  Six boots of at most 180 s fit the limit.
 host_test guest_image_builds scripts/guest-image.sh
 log=$(mktemp)
-scripts/testhost.sh --timeout 1200 -- \
-	scripts/guest-check.sh --modes "hyperv kvm" --no-plan --start $((N + 1)) |
+scripts/testhost.sh --timeout 1500 -- \
+	scripts/guest-check.sh --modes "xen hyperv kvm" --no-plan --start $((N + 1)) |
 	tee "$log"
 rc=${PIPESTATUS[0]}
 summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
