@@ -362,9 +362,12 @@ if [ -z "$RAW_EXIT" ]; then
 	watch_shutdown &
 	watch_pid=$!
 fi
+# (Its sleep must not hold our output open after we are done: callers
+# read it to the end.)
 stall_pid=
 if [ "$TIMEOUT" -gt 40 ]; then
-	{ sleep $((TIMEOUT - 20)); hang_dump "still running at $((TIMEOUT - 20))s"; } &
+	{ sleep $((TIMEOUT - 20)) && hang_dump "still running at $((TIMEOUT - 20))s"; } \
+		</dev/null >/dev/null 2>&1 &
 	stall_pid=$!
 fi
 
@@ -378,7 +381,10 @@ while IFS= read -r line; do
 	PERSONA-BEGIN*) boot_s=$(since) ;;
 	PERSONA-DONE*) done_s=$(since) ;;
 	*"BUG: soft lockup"*|*"rcu: INFO: rcu_preempt detected stall"*|*"blocked for more than"*)
-		[ -n "$hung" ] || { hung=1; hang_dump "guest stall: $line" & }
+		[ -n "$hung" ] || {
+			hung=1
+			hang_dump "guest stall: $line" </dev/null >/dev/null 2>&1 &
+		}
 		;;
 	esac
 	case $line in
@@ -391,6 +397,7 @@ qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
 qemu_pid=
 if [ -n "$stall_pid" ]; then
+	pkill -P "$stall_pid" 2>/dev/null || true
 	kill "$stall_pid" 2>/dev/null || true
 	wait "$stall_pid" 2>/dev/null || true
 fi
