@@ -87,7 +87,7 @@ KVER=$(modinfo -F vermagic "$(find "$MODDIR/kernel/fs/ext4" -name 'ext4.ko*' | h
 # modules.order and the vmlinuz: both change with the package.
 stamp()
 {
-	sha256sum "$SELF" "$BUSYBOX" "$KDIR_IMG/vmlinuz" | cut -d' ' -f1
+	sha256sum "$SELF" "$ROOT/scripts/lib-modules.sh" "$BUSYBOX" "$KDIR_IMG/vmlinuz" | cut -d' ' -f1
 	echo "$KVER $KDIR_IMG"
 	stat -c '%n %s %Y' "$MODDIR/modules.order" 2>/dev/null || true
 	dpkg-query -W -f='${Package} ${Version}\n' e2fsprogs qemu-utils \
@@ -126,21 +126,6 @@ install_busybox()
 
 # ---------------------------------------------------------------- modules
 
-# Module name -> file in the package (names use '_' where files use '-').
-declare -A MODFILE=() BUILTIN=() STATE=()
-while IFS= read -r f; do
-	n=${f##*/}
-	n=${n%%.ko*}
-	MODFILE[${n//-/_}]=$f
-done < <(find "$MODDIR/kernel" -name '*.ko' -o -name '*.ko.*')
-if [ -e "$MODDIR/modules.builtin" ]; then
-	while IFS= read -r f; do
-		n=${f##*/}
-		n=${n%.ko}
-		BUILTIN[${n//-/_}]=1
-	done <"$MODDIR/modules.builtin"
-fi
-
 # What the guest needs to reach its root file system and its network in
 # each mode, in load order.  crc32c first: ext4's metadata checksums ask
 # the crypto API for it, and the initramfs has no modprobe to answer a
@@ -150,47 +135,13 @@ fi
 WANTED=(crc32c_intel crc32c_generic ext4
 	xen_blkfront xen_netfront
 	virtio_pci virtio_blk virtio_net)
-LOAD=()
 MODSTAGE=$WORK/initrd/lib/modules
 mkdir -p "$MODSTAGE"
-
-# Copy one module uncompressed: busybox's insmod passes the file to
-# init_module(), which takes no compressed modules.
-unpack_module()
-{
-	case "$1" in
-	*.ko) cp "$1" "$2" ;;
-	*.ko.xz) xz -dc "$1" >"$2" ;;
-	*.ko.zst) zstd -qdc "$1" >"$2" ;;
-	*.ko.gz) gzip -dc "$1" >"$2" ;;
-	*) die "$1: unknown module compression" ;;
-	esac
-}
-
-# Add a module after the modules it depends on (modinfo's depends=).
-add_module()
-{
-	local name=${1//-/_} deps dep
-	case "${STATE[$name]:-}" in
-	done) return 0 ;;
-	visiting) die "$name: dependency loop" ;;
-	esac
-	if [ -n "${BUILTIN[$name]:-}" ]; then
-		STATE[$name]="done"
-		return 0
-	fi
-	[ -n "${MODFILE[$name]:-}" ] || die "$name: not in $KVER"
-	STATE[$name]=visiting
-	unpack_module "${MODFILE[$name]}" "$MODSTAGE/$name.ko"
-	deps=$(modinfo -F depends "$MODSTAGE/$name.ko")
-	for dep in ${deps//,/ }; do
-		add_module "$dep"
-	done
-	LOAD+=("$name")
-	STATE[$name]="done"
-}
+# shellcheck source=scripts/lib-modules.sh
+. "$ROOT/scripts/lib-modules.sh"
+modules_index
 for m in "${WANTED[@]}"; do
-	add_module "$m"
+	modules_add "$m" required
 done
 printf '%s\n' "${LOAD[@]}" >"$MODSTAGE/load.list"
 

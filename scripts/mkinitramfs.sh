@@ -84,7 +84,7 @@ OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 # whenever the package does.
 stamp()
 {
-	sha256sum "$SELF" "$BUSYBOX" | cut -d' ' -f1
+	sha256sum "$SELF" "$ROOT/scripts/lib-modules.sh" "$BUSYBOX" | cut -d' ' -f1
 	echo "$KVER $KDIR_IMG"
 	stat -c '%n %s %Y' "$KDIR_IMG/vmlinuz" "$MODDIR/modules.order" \
 		"$MODDIR/modules.builtin" 2>/dev/null || true
@@ -119,69 +119,16 @@ declare -A REQUIRED=([virtio_pci]=1 [9pnet_virtio]=1 [9p]=1 [kvm]=1
 # Nested SVM is kvm-amd's default, but the tests rely on it: say so.
 declare -A PARAMS=([kvm_amd]="nested=1")
 
-# Module name -> file in the package (names use '_' even when files use '-').
-declare -A MODFILE=() BUILTIN=() STATE=()
-while IFS= read -r f; do
-	n=${f##*/}
-	n=${n%%.ko*}
-	MODFILE[${n//-/_}]=$f
-done < <(find "$MODDIR/kernel" -name '*.ko' -o -name '*.ko.*')
-if [ -e "$MODDIR/modules.builtin" ]; then
-	while IFS= read -r f; do
-		n=${f##*/}
-		n=${n%.ko}
-		BUILTIN[${n//-/_}]=1
-	done <"$MODDIR/modules.builtin"
-fi
-
-# Copy one module into the image, uncompressed: busybox's insmod hands the
-# file to init_module() as is, and the kernel only accepts compressed
-# modules through finit_module() (and only with CONFIG_MODULE_DECOMPRESS).
-unpack_module()
-{
-	local src=$1 dst=$2
-	case "$src" in
-	*.ko) cp "$src" "$dst" ;;
-	*.ko.xz) xz -dc "$src" >"$dst" ;;
-	*.ko.zst) zstd -qdc "$src" >"$dst" ;;
-	*.ko.gz) gzip -dc "$src" >"$dst" ;;
-	*) die "$src: unknown module compression" ;;
-	esac
-}
-
-LOAD=()
-add_module()
-{
-	local name=${1//-/_} why=$2 deps dep
-	case "${STATE[$name]:-}" in
-	done|skipped) return 0 ;;
-	visiting) die "$name: dependency loop" ;;
-	esac
-	if [ -n "${BUILTIN[$name]:-}" ]; then
-		STATE[$name]=skipped
-		return 0
-	fi
-	if [ -z "${MODFILE[$name]:-}" ]; then
-		[ "$why" = optional ] || die "$name ($why): neither a module nor built into $KVER"
-		log "note: $name is not part of $KVER, skipped"
-		STATE[$name]=skipped
-		return 0
-	fi
-	STATE[$name]=visiting
-	unpack_module "${MODFILE[$name]}" "$STAGE/lib/modules/$name.ko"
-	deps=$(modinfo -F depends "$STAGE/lib/modules/$name.ko")
-	for dep in ${deps//,/ }; do
-		add_module "$dep" "needed by $name"
-	done
-	LOAD+=("$name")
-	STATE[$name]="done"
-}
+MODSTAGE=$STAGE/lib/modules
+# shellcheck source=scripts/lib-modules.sh
+. "$ROOT/scripts/lib-modules.sh"
+modules_index
 
 for m in "${WANTED[@]}"; do
 	if [ -n "${REQUIRED[$m]:-}" ]; then
-		add_module "$m" required
+		modules_add "$m" required
 	else
-		add_module "$m" optional
+		modules_add "$m" optional
 	fi
 done
 for m in "${LOAD[@]}"; do
