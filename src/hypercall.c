@@ -141,17 +141,16 @@ static void persona_xen_hypercall_done(struct persona_vm *pvm,
 
 /*
  * Re-entry after KVM_EXIT_XEN.  If userspace moved RIP (e.g. it injected
- * an exception or restored state) the hypercall is abandoned.
+ * an exception or restored state) the hypercall is abandoned.  Events the
+ * VMM raised meanwhile need no look here: the KVM_RUN hook that brought
+ * us back has just checked evtchn_upcall_pending.
  */
 static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
-	struct persona_vm *pvm = persona_vm_of(vcpu->kvm);
 
 	if (!kvm_is_linear_rip(vcpu, vx->hypercall_rip))
 		return 1;
-	if (pvm)
-		persona_xen_hypercall_done(pvm, vcpu);
 	return persona_xen_hypercall_set_result(vcpu,
 						vcpu->run->xen.u.hcall.result);
 }
