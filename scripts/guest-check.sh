@@ -10,9 +10,10 @@
 #
 # Loads src/kvm-persona.ko unless kvm_persona is already loaded, boots each
 # mode with scripts/guest-boot.sh and asserts, per mode, the hypervisor the
-# guest detected, its clocksource, root device, NIC driver, event-channel
-# ABI, vCPU count, a real network round trip, a write to the root disk and
-# a guest-initiated shutdown, QEMU's exit status and, in Xen mode, that
+# guest detected, its clocksource (in Xen mode also the vcpuop clockevent
+# and PV spinlocks), root device, NIC driver, event-channel ABI, vCPU
+# count, a real network round trip, a write to the root disk and a
+# guest-initiated shutdown, QEMU's exit status and, in Xen mode, that
 # QEMU saw no hypercall it does not implement beyond those it also sees
 # with upstream KVM.  Prints KTAP ("ok N guest.xen.hypervisor")
 # and ends with "N passed, N failed".
@@ -126,6 +127,8 @@ fi
 declare -A WANT=(
 	[xen.hypervisor]="Xen HVM"
 	[xen.clocksource]=xen
+	[xen.clockevent]=xen
+	[xen.pv_spinlocks]=xen
 	[xen.rootdev]=/dev/xvda
 	[xen.nic_driver]=vif
 	[xen.evtchn]=2-level
@@ -142,7 +145,8 @@ declare -A WANT=(
 	[kvm.nic_driver]=virtio_net
 	[kvm.evtchn]=none
 )
-CHECKS=(hypervisor clocksource rootdev nic_driver evtchn evtchn_upcall gnttab)
+CHECKS=(hypervisor clocksource clockevent rootdev nic_driver evtchn
+	evtchn_upcall gnttab pv_spinlocks)
 
 # The value of KEY in a facts file ("none" if absent).
 fact()
