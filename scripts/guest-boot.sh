@@ -374,6 +374,8 @@ fi
 boot_s=
 done_s=
 hung=
+# (A guest that resets before its first line leaves an empty console.)
+: >"$CONSOLE"
 while IFS= read -r line; do
 	line=${line%$'\r'}
 	printf '%s\n' "$line" >>"$CONSOLE"

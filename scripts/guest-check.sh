@@ -37,8 +37,8 @@
 # emulation can deliver an injected interrupt a second time, later and
 # regardless of the guest's IF (Documentation/testing.rst, "Nested SVM
 # under TCG").  Any guest then crashes or deadlocks now and then, with or
-# without kvm-persona.  A boot that does not complete (no PERSONA-DONE, or
-# no guest poweroff) is therefore booted again, up to --attempts times; the
+# without kvm-persona.  A boot that does not complete (no facts, no
+# PERSONA-DONE, or no guest poweroff) is therefore booted again, up to --attempts times; the
 # failed attempt is reported ("# retry:") and kept as MODE.attemptN.* in
 # the output directory.  A boot that completes is checked as it is: a
 # wrong fact is never retried.
@@ -196,11 +196,15 @@ for mode in $MODES; do
 		rm -f "$facts"
 		diag "--- $mode: booting, attempt $attempt ($(date +%T))"
 		boot_once "$mode"
-		if [ ! -s "$facts" ] || boot_completed "$facts" ||
+		if { [ -s "$facts" ] && boot_completed "$facts"; } ||
 			[ "$attempt" -ge "$ATTEMPTS" ]; then
 			break
 		fi
-		why="$(fact "$facts" host_shutdown) after $(fact "$facts" host_total_s)s"
+		if [ -s "$facts" ]; then
+			why="$(fact "$facts" host_shutdown) after $(fact "$facts" host_total_s)s"
+		else
+			why="guest-boot.sh wrote no facts"
+		fi
 		grep -q 'soft lockup\|rcu_preempt detected stall' "$OUT/$mode.console" 2>/dev/null &&
 			why+=", guest stall"
 		diag "retry: $mode attempt $attempt did not complete ($why); kept as $mode.attempt$attempt.*"
