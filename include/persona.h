@@ -86,7 +86,6 @@ struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_vm *pvm,
 bool persona_vcpu_xen_ready(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vm_teardown(struct kvm *kvm);
 void persona_vm_destroy(struct kvm *kvm);
-unsigned int persona_vm_count(void);
 
 static inline bool persona_xen_intercepts(const struct persona_vm *pvm)
 {
@@ -127,6 +126,7 @@ void persona_runstate_load(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
+void persona_upcall_recheck(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu);
 
 /* evtchn.c: 2-level event channels, ports, SCHEDOP_poll */

@@ -242,10 +242,7 @@ static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 
 	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_runstate_sync(pvm, vcpu);
-		/* The VM-wide vector is level-triggered on upcall_pending. */
-		if (READ_ONCE(pvm->upcall_vector) &&
-		    persona_upcall_pending(pvm, vcpu))
-			kvm_make_request(KVM_REQ_EVENT, vcpu);
+		persona_upcall_recheck(pvm, vcpu);
 	}
 	return orig_vcpu_ioctl_run(vcpu);
 }

@@ -127,19 +127,6 @@ int persona_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 }
 
 /*
- * Xen delivers pending events on the way back from any hypercall; guests
- * rely on it (Linux re-enables event delivery with a dummy xen_version
- * call).  With the VM-wide vector, have kvm.ko look again.
- */
-static void persona_xen_hypercall_done(struct persona_vm *pvm,
-				       struct kvm_vcpu *vcpu)
-{
-	if (READ_ONCE(pvm->upcall_vector) && persona_vcpu_xen_ready(pvm, vcpu) &&
-	    persona_upcall_pending(pvm, vcpu))
-		kvm_make_request(KVM_REQ_EVENT, vcpu);
-}
-
-/*
  * Re-entry after KVM_EXIT_XEN.  If userspace moved RIP (e.g. it injected
  * an exception or restored state) the hypercall is abandoned.  Events the
  * VMM raised meanwhile need no look here: the KVM_RUN hook that brought
@@ -256,7 +243,12 @@ int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 	}
 
 	if (handled) {
-		persona_xen_hypercall_done(pvm, vcpu);
+		/*
+		 * Xen delivers pending events on the way back from any
+		 * hypercall; guests rely on it (Linux re-enables event
+		 * delivery with a dummy xen_version call).
+		 */
+		persona_upcall_recheck(pvm, vcpu);
 		return persona_xen_hypercall_set_result(vcpu, r);
 	}
 

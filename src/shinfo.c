@@ -188,6 +188,19 @@ bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
 	return pending;
 }
 
+/*
+ * The VM-wide vector is level-triggered on evtchn_upcall_pending, which
+ * kvm.ko without CONFIG_KVM_XEN never looks at on entry: where the flag
+ * may have been set behind its back (by the VMM while the vCPU was out,
+ * or before an in-kernel hypercall returns, where Xen delivers pending
+ * events), have it evaluate events again.
+ */
+void persona_upcall_recheck(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	if (READ_ONCE(pvm->upcall_vector) && persona_upcall_pending(pvm, vcpu))
+		kvm_make_request(KVM_REQ_EVENT, vcpu);
+}
+
 /* Runstate accounting, in guest (kvmclock) nanoseconds. */
 static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
 {

@@ -15,13 +15,6 @@
 
 #include "persona.h"
 
-static atomic_t persona_nr_vms = ATOMIC_INIT(0);
-
-unsigned int persona_vm_count(void)
-{
-	return atomic_read(&persona_nr_vms);
-}
-
 static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 {
 	struct persona_vm *pvm;
@@ -91,7 +84,6 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 		module_put(THIS_MODULE);
 		return other;
 	}
-	atomic_inc(&persona_nr_vms);
 	return pvm;
 }
 
@@ -162,12 +154,11 @@ void persona_vm_destroy(struct kvm *kvm)
 	if (!pvm)
 		return;
 
-	atomic_dec(&persona_nr_vms);
 	persona_hooks_disarm_xen();
 	/*
-	 * Freed after a grace period all the same: a thunk on another CPU
-	 * may have loaded the pointer just before it went (the memory of a
-	 * VM being destroyed is still kvm.ko's, so that load is safe).
+	 * Freed after a grace period: cheap insurance for a lockless reader
+	 * outside the vCPUs (an irqfd's routing callback, say) that looked
+	 * the pointer up just before it went.
 	 */
 	call_rcu(&pvm->rcu, persona_vm_free_rcu);
 }
@@ -179,8 +170,9 @@ int persona_vm_init(void)
 
 void persona_vm_exit(void)
 {
-	/* Each VM holds a module reference, so none can be left... */
-	WARN_ON(atomic_read(&persona_nr_vms));
-	/* ... but the last one's RCU callback may still be returning. */
+	/*
+	 * Each Xen VM holds a module reference, so none is left; but the
+	 * last one's RCU callback may still be returning.
+	 */
 	rcu_barrier();
 }
