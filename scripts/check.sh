@@ -92,26 +92,33 @@ scripts/testhost.sh --timeout "${CHECK_TIMEOUT:-2400}" -- selftests/run.sh |
 	tee "$log"
 rc=${PIPESTATUS[0]}
 
-# run.sh's own summary line, then the harness's verdict on L1's kernel log.
-summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-if [ -n "$summary" ]; then
+# Add a sub-run's own "N passed, N failed[, N skipped]" line (the last in
+# the log $1) to our counts; false if it printed none.  SUB_FAIL is its
+# failure count.
+SUB_FAIL=
+absorb_summary()
+{
+	local summary p s
+	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	[ -n "$summary" ] || return 1
 	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
-	f=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	SUB_FAIL=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
 	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
 	PASS=$((PASS + p))
-	FAIL=$((FAIL + f))
+	FAIL=$((FAIL + SUB_FAIL))
 	SKIP=$((SKIP + ${s:-0}))
-	N=$((N + p + f))
-else
-	not_ok "testhost_ran_tests"
-fi
+	N=$((N + p + SUB_FAIL))
+}
+
+# run.sh's own summary line, then the harness's verdict on L1's kernel log.
+absorb_summary "$log" || not_ok "testhost_ran_tests"
 case $rc in
 0) ok "testhost_clean_kernel_log" ;;
 122) not_ok "testhost_clean_kernel_log # L1 panicked" ;;
 123) not_ok "testhost_clean_kernel_log # WARNING/BUG/lockdep in L1" ;;
 124) not_ok "testhost_clean_kernel_log # timed out" ;;
 *)
-	if [ -n "$summary" ] && [ "${f:-1}" -ne 0 ]; then
+	if [ -n "$SUB_FAIL" ] && [ "$SUB_FAIL" -ne 0 ]; then
 		ok "testhost_clean_kernel_log"
 	else
 		not_ok "testhost_clean_kernel_log # harness status $rc"
@@ -130,16 +137,7 @@ scripts/testhost.sh --timeout 1500 -- \
 	scripts/guest-check.sh --modes "xen hyperv kvm" --no-plan --start $((N + 1)) |
 	tee "$log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-if [ -n "$summary" ]; then
-	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
-	f=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + f))
-	N=$((N + p + f))
-else
-	not_ok "guest_check_ran"
-fi
+absorb_summary "$log" || not_ok "guest_check_ran"
 case $rc in
 0|1) ;;
 *) not_ok "guest_check_clean_kernel_log # harness status $rc" ;;
