@@ -6,15 +6,25 @@
 # with everything present does no network I/O beyond "apt-get update" when
 # something is missing.
 #
-# Outputs (under $CACHE, default .cache/ in the tree):
-#   kernel/<ver>/vmlinuz, kernel/<ver>/modules/   - stock test-host kernel
-#   linux-source-6.1/                            - upstream tree for selftests
-#   env.sh                                       - KVER/KDIR/... for make
+# Kernel packages (images and headers alike) are never installed: the
+# machine must boot what it booted before.  They are downloaded and
+# extracted (dpkg-deb -x) into a machine-wide cache, $PERSONA_CACHE
+# (default /var/cache/kvm-persona), keyed by package version, so that every
+# clone reuses them.  Only build tools, QEMU and source tarballs are
+# installed.
+#
+# Outputs:
+#   $PERSONA_CACHE/headers/<kver>_<debver>/  - extracted headers (KDIR)
+#   $CACHE/kernel/<ver>/vmlinuz, modules/      - test-host kernel images
+#   $CACHE/linux-source-6.1/                   - upstream tree for selftests
+#   $CACHE/env.sh                              - KVER/KDIR/... for make
+# ($CACHE defaults to .cache/ in the tree.)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$ROOT/.cache}
-mkdir -p "$CACHE"
+PERSONA_CACHE=${PERSONA_CACHE:-/var/cache/kvm-persona}
+mkdir -p "$CACHE" "$PERSONA_CACHE"
 
 log() { echo "deps: $*" >&2; }
 
@@ -103,6 +113,59 @@ if ! need_cmd_ver; then
 		qemu-system-x86 qemu-utils >/dev/null
 fi
 
+# Download packages into a fresh directory; prints it.
+apt_download()
+{
+	local tmp
+	tmp=$(mktemp -d)
+	# apt's sandbox user must be able to write there.
+	chmod 755 "$tmp"
+	(cd "$tmp" && apt-get download -qq "$@" 2>/dev/null) || {
+		rm -rf "$tmp"
+		return 1
+	}
+	echo "$tmp"
+}
+
+# The headers of kernel $1 (e.g. 6.1.0-57-amd64), with the -common and
+# linux-kbuild packages they depend on, extracted into one root under the
+# machine-wide cache.  Prints the build directory (KDIR).  The headers'
+# Makefile includes the -common tree by its absolute /usr/src path; the
+# copy is pointed at the extracted one instead.
+extract_headers()
+{
+	local kver=$1 pkg=linux-headers-$1 ver dir tmp deps mk
+	ver=$(apt-cache show --no-all-versions "$pkg" 2>/dev/null |
+		sed -n 's/^Version: //p' | head -n1)
+	[ -n "$ver" ] || { apt_update; ver=$(apt-cache show --no-all-versions \
+		"$pkg" | sed -n 's/^Version: //p' | head -n1); }
+	[ -n "$ver" ] || { log "no package $pkg"; return 1; }
+	dir=$PERSONA_CACHE/headers/${kver}_$ver
+	if [ ! -e "$dir/.complete" ]; then
+		deps=$(apt-cache depends "$pkg" |
+			sed -n 's/^ *Depends: \(linux-\(headers\|kbuild\)-[^ ]*\)$/\1/p')
+		# shellcheck disable=SC2086 # one package name per word
+		tmp=$(apt_download "$pkg" $deps) || {
+			apt_update
+			tmp=$(apt_download "$pkg" $deps)
+		}
+		rm -rf "$dir.new"
+		mkdir -p "$dir.new"
+		for deb in "$tmp"/*.deb; do
+			dpkg-deb -x "$deb" "$dir.new"
+		done
+		rm -rf "$tmp"
+		mk=$dir.new/usr/src/$pkg/Makefile
+		[ -e "$mk" ] || { log "$pkg: no Makefile in the package"; return 1; }
+		sed -i "s|^include /usr/|include $dir/usr/|" "$mk"
+		rm -rf "$dir"
+		mv "$dir.new" "$dir"
+		touch "$dir/.complete"
+		log "extracted $pkg $ver into $dir"
+	fi
+	echo "$dir/usr/src/$pkg"
+}
+
 # The stock 6.1 ABI that linux-image-amd64 points at now.
 resolve_kver()
 {
@@ -123,21 +186,20 @@ KVER=${KVER:-}
 if [ -z "$KVER" ] && [ -e "$CACHE/env.sh" ]; then
 	# shellcheck disable=SC1091
 	. "$CACHE/env.sh"
-	[ -d "/usr/src/linux-headers-$KVER" ] || KVER=
+	[ -e "${KDIR:-/nonexistent}/Makefile" ] || KVER=
 fi
 [ -n "$KVER" ] || KVER=$(resolve_kver)
 [ -n "$KVER" ] || { log "cannot resolve the 6.1 kernel ABI"; exit 1; }
 
-apt_install "linux-headers-$KVER" linux-source-6.1
+apt_install linux-source-6.1
+KDIR=$(extract_headers "$KVER")
 
 # The test-host kernel: extracted, never installed on the build machine.
 KDIR_IMG=$CACHE/kernel/$KVER
 if [ ! -e "$KDIR_IMG/vmlinuz" ]; then
 	apt_update
-	tmp=$(mktemp -d)
-	chmod 755 "$tmp"
-	(cd "$tmp" && apt-get download -qq "linux-image-$KVER-unsigned" 2>/dev/null ||
-		apt-get download -qq "linux-image-$KVER")
+	tmp=$(apt_download "linux-image-$KVER-unsigned") ||
+		tmp=$(apt_download "linux-image-$KVER")
 	mkdir -p "$KDIR_IMG/x"
 	dpkg-deb -x "$tmp"/linux-image-*.deb "$KDIR_IMG/x"
 	cp "$KDIR_IMG/x/boot/vmlinuz-$KVER" "$KDIR_IMG/vmlinuz"
@@ -173,15 +235,13 @@ if [ "${1:-}" = --anchor ] && [ -z "$ANCHOR_KVER" ]; then
 	[ -n "$ANCHOR_KVER" ] || { log "no 6.12 kernel in the archive"; exit 1; }
 fi
 ANCHOR_DIR=
+ANCHOR_KDIR=
 if [ -n "$ANCHOR_KVER" ]; then
 	ANCHOR_DIR=$CACHE/kernel/$ANCHOR_KVER
-	apt_install "linux-headers-$ANCHOR_KVER"
+	ANCHOR_KDIR=$(extract_headers "$ANCHOR_KVER")
 	if [ ! -e "$ANCHOR_DIR/vmlinuz" ]; then
 		apt_update
-		tmp=$(mktemp -d)
-		chmod 755 "$tmp"
-		(cd "$tmp" && apt-get download -qq \
-			"linux-image-$ANCHOR_KVER-unsigned")
+		tmp=$(apt_download "linux-image-$ANCHOR_KVER-unsigned")
 		mkdir -p "$ANCHOR_DIR/x"
 		dpkg-deb -x "$tmp"/linux-image-*.deb "$ANCHOR_DIR/x"
 		cp "$ANCHOR_DIR/x/boot/vmlinuz-$ANCHOR_KVER" "$ANCHOR_DIR/vmlinuz"
@@ -194,11 +254,11 @@ fi
 
 cat >"$CACHE/env.sh" <<EOT
 KVER=$KVER
-KDIR=/usr/src/linux-headers-$KVER
+KDIR=$KDIR
 TEST_KERNEL=$KDIR_IMG
 LINUX_SRC=$SRC
 ANCHOR_KVER=$ANCHOR_KVER
-ANCHOR_KDIR=${ANCHOR_KVER:+/usr/src/linux-headers-$ANCHOR_KVER}
+ANCHOR_KDIR=$ANCHOR_KDIR
 ANCHOR_KERNEL=$ANCHOR_DIR
 EOT
 log "ready: kernel $KVER${ANCHOR_KVER:+, anchor $ANCHOR_KVER}"
