@@ -253,6 +253,26 @@ rc=0
 chroot $H /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	/bin/bash /tmp/out/cmd.sh </dev/null || rc=$?
 cat /proc/uptime >$O/finished
+
+# A kernel with kmemleak (the debug test host): look for leaks now that
+# the command is done.  Two scans a few seconds apart, so that an object
+# whose last pointer was only in a register or on a stack at the first
+# scan is not reported; then the report (objects and allocation stacks)
+# goes to the kernel log, where testhost.sh looks for problems.
+K=$H/sys/kernel/debug/kmemleak
+if [ -w $K ]; then
+	echo scan >$K
+	sleep 5
+	echo scan >$K
+	n=0
+	while IFS= read -r line; do
+		echo "<3>kmemleak: $line" >/dev/kmsg
+		case $line in
+		"unreferenced object"*) n=$((n + 1)) ;;
+		esac
+	done <$K
+	say "kmemleak: $n unreferenced objects after the command"
+fi
 echo 4 >/proc/sys/kernel/printk
 
 # The log first, the status last: a status file means the rest is complete.

@@ -256,9 +256,14 @@ T1=$(date +%s.%N)
 
 # Problems the kernel reports.  The kvm "Unhandled WRMSR(0xc0010007)" line
 # is harmless (a guest probing an AMD perf MSR) and matches nothing here.
+# The debug test host (scripts/debug-kernel.sh) adds KASAN ("BUG: KASAN"),
+# UBSAN, lockdep, sleep-in-atomic ("BUG: sleeping function"), list and
+# debug-objects reports, and the kmemleak scan at the end of every run
+# (mkinitramfs.sh's /init copies it into the kernel log).
 BAD='WARNING:|BUG:|Oops|general protection fault|Kernel panic|lockdep|possible circular locking|kmemleak|unreferenced object|soft lockup|hung_task|Call Trace'
+BAD+='|UBSAN:|inconsistent lock state|possible recursive locking|suspicious RCU usage|new suspected memory leak|list_(add|del) corruption|ODEBUG:|detected stalls? on CPU'
 # Known harmless lines that would otherwise match BAD.
-BENIGN='Unhandled WRMSR\(0xc0010007\)'
+BENIGN='Unhandled WRMSR\(0xc0010007\)|kmemleak: Kernel memory leak detector initialized'
 
 # Print the parts of log $1 around problem lines: 3 lines before, 50 after
 # (a WARN() splat is about 40 lines), 200 lines at most.
