@@ -12,6 +12,7 @@
 
 #include <linux/kvm.h>
 #include <linux/kvm_host.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -49,6 +50,12 @@
 struct persona_vm {
 	struct rcu_head rcu;
 	struct kvm *kvm;
+	/*
+	 * Tells us when the VMM's address space goes (exit_mmap(), long
+	 * before kvm.ko destroys the VM if the VMM dies with its fds
+	 * open): from then on no cached guest mapping may be used.
+	 */
+	struct mmu_notifier mm_notifier;
 	/* Serialises configuration changes (ioctls) for this VM. */
 	struct mutex lock;
 	/* Serialises the sleeping event-delivery path. */
@@ -128,6 +135,7 @@ void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_upcall_recheck(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu);
+void persona_shinfo_mm_release(struct persona_vm *pvm);
 
 /* evtchn.c: 2-level event channels, ports, SCHEDOP_poll */
 int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe);
@@ -136,7 +144,10 @@ int persona_evtchn_set_fast(struct persona_vm *pvm,
 int persona_evtchn_send_ioctl(struct persona_vm *pvm,
 			      const struct kvm_irq_routing_xen_evtchn *uxe);
 int persona_evtchn_attr_set(struct persona_vm *pvm,
-			    const struct kvm_xen_hvm_attr *data);
+			    const struct kvm_xen_hvm_attr *data,
+			    struct list_head *doomed);
+void persona_evtchn_free_doomed(struct persona_vm *pvm,
+				struct list_head *doomed);
 void persona_evtchn_ports_free(struct persona_vm *pvm);
 int persona_evtchn_setup_route(struct kvm *kvm,
 			       struct kvm_kernel_irq_routing_entry *e,

@@ -425,6 +425,135 @@ TEST(send_after_memslot_change)
 	kvm_vm_free(x.vm);
 }
 
+/*
+ * A guest may put its vcpu_info anywhere in a page, so the selector can
+ * straddle a cache line: vcpu_info at 0x34 puts the 64-bit selector at
+ * 0x3c..0x43, and at 0x38 the compat one at 0x3c..0x3f is fine but a
+ * 64-bit locked operation there would not be.  An 8-byte locked operation
+ * across a line is a split lock, fatal in the host kernel where split-lock
+ * detection is on; delivery must still set exactly the right bits.
+ */
+static void send_at_offset(struct __test_metadata *_metadata, u32 flags,
+			   u64 off, const u32 *ports, unsigned int n,
+			   u64 want_sel)
+{
+	u64 gpa = AREA_GPA + off, sel = 0;
+	unsigned int i;
+	struct xvm x;
+	u8 *vi;
+
+	xvm_create(&x, 1, flags);
+	ASSERT_EQ(0, xen_vcpu_set_gpa(x.vcpu[0],
+				      KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa));
+	x.gs->vcpu_info[0] = gpa;
+	xvm_settle(_metadata, &x);
+	vi = xr(&x, gpa);
+
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, xen_send(x.vm, ports[i], 0, PRIO_2L));
+	if (flags & XVM_COMPAT)
+		memcpy(&sel, vi + XEN_VCPU_INFO_SEL32, sizeof(u32));
+	else
+		memcpy(&sel, vi + 8, sizeof(sel));
+	ASSERT_EQ(want_sel, sel) TH_LOG("vcpu_info at +0x%llx",
+					(unsigned long long)off);
+	ASSERT_EQ(1, vi[0]);
+	/* Nothing around the selector moved. */
+	ASSERT_EQ(0, vi[1]);
+	ASSERT_EQ(0, vi[-1]);
+	xnop(&x, 0);
+	ASSERT_EQ(1, x.gs->irqs[0]);
+	ASSERT_EQ(want_sel, x.gs->sel[0]);
+	kvm_vm_free(x.vm);
+}
+
+TEST(send_vcpu_info_across_cache_line)
+{
+	/* Words 3 and 40: one bit in each half of the selector. */
+	const u32 ports64[] = { 3 * 64 + 5, 40 * 64 + 1 };
+	/* Words 0 and 31 of the compat selector. */
+	const u32 ports32[] = { 2, 31 * 32 + 7 };
+	const u64 want64 = 1ull << 3 | 1ull << 40;
+	const u64 want32 = 1ull << 0 | 1ull << 31;
+
+	if (xen_missing(CAPS_EVTCHN))
+		return;
+	send_at_offset(_metadata, 0, 0x34, ports64, 2, want64);
+	send_at_offset(_metadata, 0, 0x3c, ports64, 2, want64);
+	send_at_offset(_metadata, 0, 0x7f1, ports64, 2, want64);
+	send_at_offset(_metadata, XVM_COMPAT, 0x38, ports32, 2, want32);
+	send_at_offset(_metadata, XVM_COMPAT, 0x3a, ports32, 2, want32);
+	send_at_offset(_metadata, XVM_COMPAT, 0xfbd, ports32, 2, want32);
+}
+
+struct flipper {
+	struct kvm_vm *vm;
+	volatile int stop;
+	unsigned long flips;
+};
+
+static void *flip_long_mode(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		xen_set_long_mode(f->vm, f->flips & 1);
+		f->flips++;
+	}
+	return NULL;
+}
+
+/*
+ * The port limit, the layout and the selector word must come from one
+ * reading of the guest's word size.  Port 4000 is valid only for 64-bit
+ * guests; taken as a compat port it is selector word 125, and with
+ * vcpu_info unmapped (after a memslot change) the selector bit lands in
+ * the host's copy of it, a 64-bit word: bit 125 would be bit 29 of the
+ * field two words on, the timer's port.  LONG_MODE flips all the while.
+ */
+TEST(send_while_long_mode_flips)
+{
+	struct kvm_xen_vcpu_attr t = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
+	struct kvm_xen_vcpu_attr id = {
+		.type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID,
+	};
+	struct flipper f = { 0 };
+	unsigned long sends = 0;
+	pthread_t thread;
+	u64 deadline;
+	struct xvm x;
+	int r;
+
+	if (xen_missing(CAPS_EVTCHN))
+		return;
+	xvm_create(&x, 1, 0);
+	xvm_settle(_metadata, &x);
+	ASSERT_EQ(0, xen_set_timer(x.vcpu[0], 17, PRIO_2L, 0));
+
+	/* vcpu_info stays unmapped until the vCPU next runs. */
+	vm_userspace_mem_region_add(x.vm, VM_MEM_SRC_ANONYMOUS, 0xe0000000ull,
+				    XR_SLOT + 1, 1, 0);
+
+	f.vm = x.vm;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, flip_long_mode, &f));
+	deadline = mono_ns() + 3000 * MS;
+	while (mono_ns() < deadline) {
+		memset(x.region + 0x800, 0, 0x400);
+		r = xen_send(x.vm, 4000, 0, PRIO_2L);
+		ASSERT_TRUE(r == 0 || r == -EINVAL) TH_LOG("send: %d", r);
+		sends++;
+	}
+	f.stop = 1;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("%lu sends, %lu flips", sends, f.flips);
+
+	ASSERT_EQ(0, xen_vcpu_get(x.vcpu[0], &t));
+	ASSERT_EQ(17, t.u.timer.port);
+	ASSERT_EQ(0, xen_vcpu_get(x.vcpu[0], &id));
+	ASSERT_EQ(0, id.u.vcpu_id);
+	kvm_vm_free(x.vm);
+}
+
 /* ---- KVM_IRQ_ROUTING_XEN_EVTCHN ----------------------------------------- */
 
 struct xen_routes {

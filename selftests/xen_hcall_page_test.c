@@ -12,7 +12,11 @@
  * the blob's size.  Either way the write latches the LONG_MODE attribute
  * from the vCPU's mode, and every failure is a #GP.
  */
+#include <pthread.h>
+
 #include "persona_test.h"
+
+#define EVTCHNSTAT_ipi	5
 
 #define FILL		0x5a
 #define PAGE		4096
@@ -445,6 +449,90 @@ TEST(blob_page_32bit)
 
 	kvm_vm_free(g.vm);
 	free(blob32);
+	free(blob64);
+}
+
+#define BLOB_WRITES	20000
+
+static void guest_blob_loop(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < BLOB_WRITES; i++)
+		wrmsr(XEN_HCALL_MSR, HCALL_REGION_GPA);
+	GUEST_DONE();
+}
+
+struct port_churn {
+	struct kvm_vm *vm;
+	volatile int stop;
+	unsigned long ops;
+	int err;
+};
+
+/* Assign and remove a port, and reset them all, until told to stop. */
+static void *churn_ports(void *arg)
+{
+	struct port_churn *c = arg;
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN };
+
+	while (!c->stop && !c->err) {
+		a.u.evtchn.send_port = 5;
+		a.u.evtchn.type = EVTCHNSTAT_ipi;
+		a.u.evtchn.flags = 0;
+		a.u.evtchn.deliver.port.port = 5;
+		a.u.evtchn.deliver.port.priority =
+			KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+		c->err = xen_set_attr(c->vm, &a);
+		if (c->err)
+			break;
+		a.u.evtchn.flags = c->ops % 4 ? KVM_XEN_EVTCHN_DEASSIGN :
+						KVM_XEN_EVTCHN_RESET;
+		c->err = xen_set_attr(c->vm, &a);
+		c->ops++;
+	}
+	return NULL;
+}
+
+/*
+ * Removing event channel ports waits for the hypercalls that may still
+ * use them (an SRCU grace period of kvm->srcu), while a vCPU inside
+ * kvm->srcu writes a blob hypercall page, which reads the blob settings
+ * under the same lock the removal is made under: the wait must not
+ * happen under that lock, or both sleep forever (and the VM can no
+ * longer be killed).
+ */
+TEST(blob_page_writes_while_ports_churn)
+{
+	u8 *blob64 = alloc_blob(1, 0x64);
+	struct kvm_xen_hvm_config c = {
+		.msr = XEN_HCALL_MSR,
+		.blob_addr_64 = (uintptr_t)blob64,
+		.blob_size_64 = 1,
+	};
+	struct port_churn churn = { 0 };
+	struct kvm_vcpu *vcpu;
+	pthread_t thread;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	u8 *page;
+
+	if (xen_missing(KVM_XEN_HVM_CONFIG_SHARED_INFO))
+		return;
+
+	vm = guest_create(&vcpu, guest_blob_loop);
+	page = guest_map_hcall_region(vm);
+	ASSERT_EQ(0, xen_config(vm, &c));
+
+	churn.vm = vm;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, churn_ports, &churn));
+	ASSERT_EQ(UCALL_DONE, run_vcpu(vcpu, &uc));
+	churn.stop = 1;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, churn.err);
+	TH_LOG("%d page writes, %lu port operations", BLOB_WRITES, churn.ops);
+	ASSERT_EQ(0, memcmp(page, blob64, PAGE));
+	kvm_vm_free(vm);
 	free(blob64);
 }
 

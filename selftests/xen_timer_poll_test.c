@@ -15,6 +15,7 @@
  *    workaround for bogus Linux deadlines in set_timer_op.
  */
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "persona_xen.h"
@@ -843,6 +844,75 @@ TEST(kill_while_polling)
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 		ASSERT_TRUE(WIFSIGNALED(status));
 		ASSERT_EQ(SIGKILL, WTERMSIG(status));
+	}
+}
+
+/*
+ * A VMM that dies with its fds open loses its address space in
+ * exit_mmap() before kvm.ko destroys the VM, and with it the pages that
+ * shared_info and vcpu_info live in.  A timer that fires, or an irqfd
+ * that another process signals, in between must not write into them
+ * (they may belong to someone else by then).  On a KASAN host that is a
+ * use-after-free report; here the run must simply leave no trace.
+ *
+ * The child maps @pad_mb of populated memory after the Xen pages so that
+ * freeing it keeps the window open, arms the timer @delay_us ahead, and
+ * exits without closing anything while the parent keeps signalling the
+ * routed eventfd it shares.
+ */
+static void die_with_timer_armed(struct __test_metadata *_metadata,
+				 unsigned int delay_us, unsigned int pad_mb,
+				 int efd)
+{
+	struct {
+		struct kvm_irq_routing info;
+		struct kvm_irq_routing_entry e[1];
+	} r;
+	struct kvm_irqfd ifd = { .fd = efd, .gsi = 41 };
+	struct xvm x;
+	u8 *pad;
+
+	bare_xvm(_metadata, &x);
+	pad = mmap(NULL, pad_mb << 20, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, pad);
+	memset(&r, 0, sizeof(r));
+	r.info.nr = 1;
+	r.e[0].gsi = 41;
+	r.e[0].type = KVM_IRQ_ROUTING_XEN_EVTCHN;
+	r.e[0].u.xen_evtchn.port = 11;
+	r.e[0].u.xen_evtchn.priority = PRIO_2L;
+	ASSERT_EQ(0, ioctl_err(x.vm->fd, KVM_SET_GSI_ROUTING, &r.info));
+	ASSERT_EQ(0, ioctl_err(x.vm->fd, KVM_IRQFD, &ifd));
+	ASSERT_EQ(0, xen_set_timer(x.vcpu[0], TPORT, PRIO_2L,
+				   kvmclock_ns(x.vm) + delay_us * 1000ull));
+	_exit(0);
+}
+
+TEST(vmm_dies_with_timer_and_irqfd_armed)
+{
+	unsigned int i;
+
+	if (xen_missing(CAPS_EVTCHN))
+		return;
+
+	for (i = 0; i < 40; i++) {
+		int efd = eventfd(0, EFD_NONBLOCK);
+		int status;
+		pid_t pid;
+
+		ASSERT_LE(0, efd);
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			die_with_timer_armed(_metadata, (i % 10) * 500,
+					     16 + (i % 4) * 16, efd);
+		/* Signal the irqfd until the child is gone, and a bit more. */
+		while (waitpid(pid, &status, WNOHANG) == 0)
+			ASSERT_EQ(0, eventfd_write(efd, 1));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status));
+		close(efd);
 	}
 }
 

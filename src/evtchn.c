@@ -9,6 +9,7 @@
  */
 #include <linux/eventfd.h>
 #include <linux/kthread.h>
+#include <linux/sched/mm.h>
 #include <linux/kvm_host.h>
 #include <linux/slab.h>
 #include <asm/apicdef.h>
@@ -24,6 +25,8 @@
 
 /* An outbound port registered with KVM_XEN_ATTR_TYPE_EVTCHN. */
 struct persona_evtchnfd {
+	/* On the caller's list between removal and the grace period. */
+	struct list_head doomed;
 	u32 send_port;
 	u32 type;
 	/* Loopback delivery when port.port != 0, else the eventfd. */
@@ -31,10 +34,15 @@ struct persona_evtchnfd {
 	struct eventfd_ctx *eventfd;
 };
 
+/* Ports of the 2-level ABI in the layout of the given word size. */
+static unsigned int persona_evtchn_nr_ports(bool lm)
+{
+	return lm ? PERSONA_EVTCHN_2L_PORTS_64 : PERSONA_EVTCHN_2L_PORTS_32;
+}
+
 unsigned int persona_evtchn_max_port(struct persona_vm *pvm)
 {
-	return persona_xen_long_mode(pvm) ? PERSONA_EVTCHN_2L_PORTS_64 :
-					    PERSONA_EVTCHN_2L_PORTS_32;
+	return persona_evtchn_nr_ports(persona_xen_long_mode(pvm));
 }
 
 static struct kvm_vcpu *persona_evtchn_vcpu(struct kvm *kvm,
@@ -96,24 +104,56 @@ static void persona_evtchn_notify(struct kvm_vcpu *vcpu)
 	kvm_vcpu_kick(vcpu);
 }
 
-/* Set the selector bit in vcpu_info; true if it was clear. */
-static bool persona_evtchn_set_sel(struct persona_vm *pvm, void *vcpu_info,
+/*
+ * Atomically set bit @nr of a bitmap in guest memory; true if it was set
+ * already.  The operation is on the one byte that holds the bit: the
+ * guest picks where its vcpu_info lives, and an 8-byte locked operation on
+ * a selector that straddles a cache line is a split lock (#AC in the host
+ * kernel where split-lock detection is on).  A byte never straddles.
+ */
+static bool persona_guest_test_and_set_bit(void *bitmap, unsigned int nr)
+{
+	u8 *byte = (u8 *)bitmap + nr / BITS_PER_BYTE;
+	u8 mask = BIT(nr % BITS_PER_BYTE);
+	u8 old = READ_ONCE(*byte);
+
+	do {
+		if (old & mask)
+			return true;
+	} while (!try_cmpxchg(byte, &old, old | mask));
+	return false;
+}
+
+/* Set every bit of @bits in the guest's selector at @sel. */
+static void persona_guest_or_bits(void *sel, unsigned long bits)
+{
+	unsigned int nr;
+
+	for_each_set_bit(nr, &bits, BITS_PER_LONG)
+		persona_guest_test_and_set_bit(sel, nr);
+}
+
+/* The selector in @vcpu_info for the layout @lm. */
+static void *persona_vcpu_info_sel(void *vcpu_info, bool lm)
+{
+	if (lm)
+		return &((struct vcpu_info *)vcpu_info)->evtchn_pending_sel;
+	return &((struct persona_compat_vcpu_info *)vcpu_info)->evtchn_pending_sel;
+}
+
+/*
+ * Set selector bit @word in vcpu_info; true if it was clear.  @word is
+ * below 64 for @lm and below 32 otherwise (the caller's port check, made
+ * with the same @lm).  evtchn_upcall_pending is at offset 0 in both
+ * layouts.
+ */
+static bool persona_evtchn_set_sel(void *vcpu_info, bool lm,
 				   unsigned int word)
 {
-	if (persona_xen_long_mode(pvm)) {
-		struct vcpu_info *vi = vcpu_info;
-
-		if (test_and_set_bit(word, &vi->evtchn_pending_sel))
-			return false;
-		WRITE_ONCE(vi->evtchn_upcall_pending, 1);
-	} else {
-		struct persona_compat_vcpu_info *vi = vcpu_info;
-
-		if (test_and_set_bit(word,
-				     (unsigned long *)&vi->evtchn_pending_sel))
-			return false;
-		WRITE_ONCE(vi->evtchn_upcall_pending, 1);
-	}
+	if (persona_guest_test_and_set_bit(persona_vcpu_info_sel(vcpu_info, lm),
+					   word))
+		return false;
+	WRITE_ONCE(((struct vcpu_info *)vcpu_info)->evtchn_upcall_pending, 1);
 	return true;
 }
 
@@ -134,6 +174,11 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	unsigned long flags;
 	unsigned int word;
 	int idx, rc;
+	/*
+	 * Read once: the word size picks the port limit, the layout and the
+	 * selector word, and the guest or the VMM may change it meanwhile.
+	 */
+	bool lm = persona_xen_long_mode(pvm);
 
 	vcpu = persona_evtchn_vcpu(kvm, xe);
 	if (!vcpu || !persona_vcpu_xen_ready(pvm, vcpu))
@@ -141,7 +186,7 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	vx = persona_kvm_vcpu_xen(vcpu);
 	if (!vx->vcpu_info_cache.active)
 		return -EINVAL;
-	if (xe->port >= persona_evtchn_max_port(pvm))
+	if (xe->port >= persona_evtchn_nr_ports(lm))
 		return -EINVAL;
 
 	idx = srcu_read_lock(&kvm->srcu);
@@ -151,7 +196,7 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 		goto out;
 	}
 
-	if (persona_xen_long_mode(pvm)) {
+	if (lm) {
 		struct shared_info *shinfo = gpc->khva;
 
 		pending = (unsigned long *)shinfo->evtchn_pending;
@@ -182,7 +227,7 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	read_lock_irqsave(&gpc->lock, flags);
 	if (kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa,
 				       sizeof(struct vcpu_info))) {
-		notify = persona_evtchn_set_sel(pvm, gpc->khva, word);
+		notify = persona_evtchn_set_sel(gpc->khva, lm, word);
 	} else if (!test_and_set_bit(word, &vx->evtchn_pending_sel)) {
 		/* vcpu_info unmapped: the vCPU sets the selector itself. */
 		kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
@@ -200,7 +245,8 @@ out:
 /*
  * Raise @xe, mapping shared_info if needed.  Process context only: the
  * vCPU's thread, the VMM's ioctl, or the irqfd worker (which has no mm and
- * borrows the VM's).
+ * borrows the VM's, holding it alive: a VMM that died with its fds open
+ * has no address space left to map from).
  */
 int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 {
@@ -214,7 +260,7 @@ int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 		return rc;
 
 	if (current->mm != kvm->mm) {
-		if (current->mm)
+		if (current->mm || !mmget_not_zero(kvm->mm))
 			return -EINVAL;
 		kthread_use_mm(kvm->mm);
 		borrowed = true;
@@ -234,8 +280,10 @@ int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	}
 	mutex_unlock(&pvm->evtchn_lock);
 
-	if (borrowed)
+	if (borrowed) {
 		kthread_unuse_mm(kvm->mm);
+		mmput(kvm->mm);
+	}
 	return rc;
 }
 
@@ -256,6 +304,7 @@ void persona_evtchn_inject_deferred(struct persona_vm *pvm,
 	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
 	struct kvm *kvm = vcpu->kvm;
 	unsigned long sel, flags;
+	bool lm;
 	int idx;
 
 	sel = READ_ONCE(vx->evtchn_pending_sel);
@@ -275,17 +324,11 @@ void persona_evtchn_inject_deferred(struct persona_vm *pvm,
 		read_lock_irqsave(&gpc->lock, flags);
 	}
 
-	if (persona_xen_long_mode(pvm)) {
-		struct vcpu_info *vi = gpc->khva;
-
-		atomic_long_or(sel, (atomic_long_t *)&vi->evtchn_pending_sel);
-		WRITE_ONCE(vi->evtchn_upcall_pending, 1);
-	} else {
-		struct persona_compat_vcpu_info *vi = gpc->khva;
-
-		atomic_or((u32)sel, (atomic_t *)&vi->evtchn_pending_sel);
-		WRITE_ONCE(vi->evtchn_upcall_pending, 1);
-	}
+	lm = persona_xen_long_mode(pvm);
+	/* Bits of the other layout's upper words are stale: drop them. */
+	persona_guest_or_bits(persona_vcpu_info_sel(gpc->khva, lm),
+			      lm ? sel : (u32)sel);
+	WRITE_ONCE(((struct vcpu_info *)gpc->khva)->evtchn_upcall_pending, 1);
 	atomic_long_andnot(sel, (atomic_long_t *)&vx->evtchn_pending_sel);
 	read_unlock_irqrestore(&gpc->lock, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
@@ -450,61 +493,80 @@ static int persona_evtchn_update(struct persona_vm *pvm,
 	return 0;
 }
 
-/* Hypercalls read the table under kvm->srcu. */
-static int persona_evtchn_deassign(struct persona_vm *pvm, u32 port)
+/*
+ * Hypercalls look ports up under kvm->srcu, so a removed port is freed only
+ * after a grace period, and that wait must not happen under pvm->lock: a
+ * vCPU inside kvm->srcu takes pvm->lock (the blob hypercall page), and
+ * would deadlock with us.  Removal therefore only unlinks the port onto
+ * @doomed; persona_evtchn_free_doomed() waits and frees once the caller
+ * has dropped the lock.
+ */
+static int persona_evtchn_deassign(struct persona_vm *pvm, u32 port,
+				   struct list_head *doomed)
 {
 	struct persona_evtchnfd *fd = xa_erase(&pvm->evtchn_ports, port);
 
 	if (!fd)
 		return -ENOENT;
-	synchronize_srcu(&pvm->kvm->srcu);
-	persona_evtchnfd_free(fd);
+	list_add_tail(&fd->doomed, doomed);
 	return 0;
 }
 
-static int persona_evtchn_reset(struct persona_vm *pvm)
+static int persona_evtchn_reset(struct persona_vm *pvm,
+				struct list_head *doomed)
 {
 	struct persona_evtchnfd *fd;
-	struct xarray doomed;
 	unsigned long port;
 
-	/* Move everything aside, wait out readers once, then free. */
-	xa_init(&doomed);
 	xa_for_each(&pvm->evtchn_ports, port, fd) {
 		xa_erase(&pvm->evtchn_ports, port);
-		if (xa_insert(&doomed, port, fd, GFP_KERNEL_ACCOUNT)) {
-			synchronize_srcu(&pvm->kvm->srcu);
-			persona_evtchnfd_free(fd);
-		}
+		list_add_tail(&fd->doomed, doomed);
 	}
-	synchronize_srcu(&pvm->kvm->srcu);
-	xa_for_each(&doomed, port, fd)
-		persona_evtchnfd_free(fd);
-	xa_destroy(&doomed);
 	return 0;
 }
 
-/* KVM_XEN_ATTR_TYPE_EVTCHN; caller holds pvm->lock. */
+/*
+ * KVM_XEN_ATTR_TYPE_EVTCHN.  Ports it removes go onto @doomed, for
+ * persona_evtchn_free_doomed() after pvm->lock is dropped.
+ */
 int persona_evtchn_attr_set(struct persona_vm *pvm,
-			    const struct kvm_xen_hvm_attr *data)
+			    const struct kvm_xen_hvm_attr *data,
+			    struct list_head *doomed)
 {
 	u32 port = data->u.evtchn.send_port;
 
+	lockdep_assert_held(&pvm->lock);
+
 	if (data->u.evtchn.flags == KVM_XEN_EVTCHN_RESET)
-		return persona_evtchn_reset(pvm);
+		return persona_evtchn_reset(pvm, doomed);
 
 	if (!port || port >= persona_evtchn_max_port(pvm))
 		return -EINVAL;
 
 	switch (data->u.evtchn.flags) {
 	case KVM_XEN_EVTCHN_DEASSIGN:
-		return persona_evtchn_deassign(pvm, port);
+		return persona_evtchn_deassign(pvm, port, doomed);
 	case KVM_XEN_EVTCHN_UPDATE:
 		return persona_evtchn_update(pvm, data);
 	case 0:
 		return persona_evtchn_assign(pvm, data);
 	}
 	return -EINVAL;
+}
+
+/* Wait out the hypercalls that may still use @doomed's ports; free them. */
+void persona_evtchn_free_doomed(struct persona_vm *pvm,
+				struct list_head *doomed)
+{
+	struct persona_evtchnfd *fd, *next;
+
+	lockdep_assert_not_held(&pvm->lock);
+
+	if (list_empty(doomed))
+		return;
+	synchronize_srcu(&pvm->kvm->srcu);
+	list_for_each_entry_safe(fd, next, doomed, doomed)
+		persona_evtchnfd_free(fd);
 }
 
 /* VM teardown: no vCPU can make a hypercall any more. */
@@ -551,7 +613,7 @@ bool persona_hcall_evtchn_send(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 }
 
 /* Is any of @ports pending?  True as well if shared_info is unusable. */
-static bool persona_evtchn_any_pending(struct persona_vm *pvm,
+static bool persona_evtchn_any_pending(struct persona_vm *pvm, bool lm,
 				       const evtchn_port_t *ports,
 				       unsigned int nr)
 {
@@ -568,7 +630,7 @@ static bool persona_evtchn_any_pending(struct persona_vm *pvm,
 	if (!kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, PAGE_SIZE))
 		goto out;
 
-	if (persona_xen_long_mode(pvm))
+	if (lm)
 		pending = (unsigned long *)
 			((struct shared_info *)gpc->khva)->evtchn_pending;
 	else
@@ -628,7 +690,9 @@ static bool persona_schedop_poll(struct persona_vm *pvm,
 				 u64 param, u64 *r)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
-	unsigned int max = persona_evtchn_max_port(pvm);
+	/* One word size for the port check and the bitmap layout. */
+	bool lm = persona_xen_long_mode(pvm);
+	unsigned int max = persona_evtchn_nr_ports(lm);
 	struct sched_poll poll;
 	evtchn_port_t one, *ports;
 	unsigned int i;
@@ -670,7 +734,7 @@ static bool persona_schedop_poll(struct persona_vm *pvm,
 
 	WRITE_ONCE(vx->poll_evtchn, poll.nr_ports == 1 ? (int)one : -1);
 	set_bit(vcpu->vcpu_idx, pvm->poll_mask);
-	if (!persona_evtchn_any_pending(pvm, ports, poll.nr_ports))
+	if (!persona_evtchn_any_pending(pvm, lm, ports, poll.nr_ports))
 		persona_poll_block(pvm, vcpu, poll.timeout);
 	WRITE_ONCE(vx->poll_evtchn, 0);
 	clear_bit(vcpu->vcpu_idx, pvm->poll_mask);

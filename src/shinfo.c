@@ -117,6 +117,7 @@ int persona_shinfo_set(struct persona_vm *pvm, u64 gfn)
 	struct kvm *kvm = pvm->kvm;
 	int idx, r = 0;
 
+	lockdep_assert_held(&pvm->lock);
 	idx = srcu_read_lock(&kvm->srcu);
 	if (gfn == PERSONA_XEN_INVALID_GFN) {
 		kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
@@ -149,6 +150,7 @@ int persona_shinfo_set_long_mode(struct persona_vm *pvm, bool lm)
 {
 	bool old = persona_xen_long_mode(pvm);
 
+	lockdep_assert_held(&pvm->lock);
 	WRITE_ONCE(pvm->long_mode, lm);
 	if (old != lm && pvm->shinfo_cache.active)
 		return persona_shinfo_write_wallclock(pvm);
@@ -426,6 +428,7 @@ int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
 	int idx, r;
 
+	lockdep_assert_held(&pvm->lock);
 	idx = srcu_read_lock(&vcpu->kvm->srcu);
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
@@ -481,6 +484,7 @@ int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 {
 	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
 
+	lockdep_assert_held(&pvm->lock);
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
 		data->u.gpa = persona_gpc_attr_get(&vx->vcpu_info_cache);
@@ -527,6 +531,40 @@ int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* Make every user of @gpc see it unmapped until it is refreshed. */
+static void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
+{
+	unsigned long flags;
+
+	write_lock_irqsave(&gpc->lock, flags);
+	gpc->valid = false;
+	write_unlock_irqrestore(&gpc->lock, flags);
+}
+
+/*
+ * The VMM's mm is being torn down and its pages are about to be freed,
+ * but kvm.ko's own MMU notifier does not invalidate pfn caches on
+ * release.  Once each cache's write lock has been taken here, no reader
+ * still holds a mapping, and a timer or irqfd that comes later finds the
+ * caches invalid; nothing can refresh them without the mm.
+ */
+void persona_shinfo_mm_release(struct persona_vm *pvm)
+{
+	struct kvm_vcpu_xen *vx;
+	struct kvm_vcpu *vcpu;
+	unsigned long i;
+
+	persona_gpc_invalidate(&pvm->shinfo_cache);
+	kvm_for_each_vcpu(i, vcpu, pvm->kvm) {
+		if (!persona_vcpu_xen_ready(pvm, vcpu))
+			continue;
+		vx = persona_kvm_vcpu_xen(vcpu);
+		persona_gpc_invalidate(&vx->vcpu_info_cache);
+		persona_gpc_invalidate(&vx->vcpu_time_info_cache);
+		persona_gpc_invalidate(&vx->runstate_cache);
+	}
 }
 
 /* Before kvm.ko frees @vcpu. */

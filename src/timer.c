@@ -135,6 +135,7 @@ int persona_timer_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 	u64 expires = data->u.timer.expires_ns;
 
+	lockdep_assert_held(&pvm->lock);
 	if (data->u.timer.port &&
 	    data->u.timer.priority != KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL)
 		return -EINVAL;

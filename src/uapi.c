@@ -85,6 +85,7 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 				    const struct kvm_xen_hvm_attr *data)
 {
 	struct persona_vm *pvm;
+	LIST_HEAD(doomed);
 	int r = 0;
 
 	switch (data->type) {
@@ -117,13 +118,15 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 		WRITE_ONCE(pvm->upcall_vector, data->u.vector);
 		break;
 	case KVM_XEN_ATTR_TYPE_EVTCHN:
-		r = persona_evtchn_attr_set(pvm, data);
+		r = persona_evtchn_attr_set(pvm, data, &doomed);
 		break;
 	case KVM_XEN_ATTR_TYPE_XEN_VERSION:
 		WRITE_ONCE(pvm->xen_version, data->u.xen_version);
 		break;
 	}
 	mutex_unlock(&pvm->lock);
+	/* Outside pvm->lock: see persona_evtchn_deassign(). */
+	persona_evtchn_free_doomed(pvm, &doomed);
 	return r;
 }
 

@@ -15,6 +15,17 @@
 
 #include "persona.h"
 
+static void persona_vm_mm_release(struct mmu_notifier *mn,
+				  struct mm_struct *mm)
+{
+	persona_shinfo_mm_release(container_of(mn, struct persona_vm,
+					       mm_notifier));
+}
+
+static const struct mmu_notifier_ops persona_vm_mm_ops = {
+	.release = persona_vm_mm_release,
+};
+
 static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 {
 	struct persona_vm *pvm;
@@ -28,7 +39,18 @@ static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 	spin_lock_init(&pvm->vcpu_init_lock);
 	kvm_gpc_init(&pvm->shinfo_cache);
 	xa_init(&pvm->evtchn_ports);
+	pvm->mm_notifier.ops = &persona_vm_mm_ops;
+	/* Only the VMM's own ioctls get here: kvm.ko checks current->mm. */
+	if (mmu_notifier_register(&pvm->mm_notifier, kvm->mm)) {
+		kfree(pvm);
+		return NULL;
+	}
 	return pvm;
+}
+
+static void persona_vm_unregister(struct persona_vm *pvm)
+{
+	mmu_notifier_unregister(&pvm->mm_notifier, pvm->kvm->mm);
 }
 
 static void persona_vm_free(struct persona_vm *pvm)
@@ -71,6 +93,7 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 
 	r = persona_hooks_arm_xen();
 	if (r) {
+		persona_vm_unregister(pvm);
 		persona_vm_free(pvm);
 		module_put(THIS_MODULE);
 		return ERR_PTR(r);
@@ -80,6 +103,7 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 	other = persona_kvm_install_vm(kvm, pvm);
 	if (other) {
 		persona_hooks_disarm_xen();
+		persona_vm_unregister(pvm);
 		persona_vm_free(pvm);
 		module_put(THIS_MODULE);
 		return other;
@@ -144,6 +168,8 @@ void persona_vm_teardown(struct kvm *kvm)
 			persona_vcpu_xen_teardown(vcpu);
 	persona_evtchn_ports_free(pvm);
 	kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
+	/* Runs the release callback if the mm outlived the fds. */
+	persona_vm_unregister(pvm);
 }
 
 /* kvm.ko has destroyed the vCPUs; nothing can reach @kvm's state now. */
