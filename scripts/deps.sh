@@ -103,7 +103,7 @@ if [ -z "$(apt-cache policy qemu-system-x86 2>/dev/null | grep bookworm-backport
 fi
 
 apt_install busybox-static cpio kmod gzip xz-utils rsync bc flex bison \
-	libelf-dev libssl-dev pkg-config sparse zstd e2fsprogs
+	libelf-dev libssl-dev pkg-config sparse zstd e2fsprogs dwarves
 
 if ! need_cmd_ver; then
 	apt_update
