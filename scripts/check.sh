@@ -35,6 +35,15 @@ host_test()
 
 echo "TAP version 13"
 
+# What the machine boots must not change: no kernel package (image or
+# headers, which pull an image) may be installed by anything below.
+kernel_packages()
+{
+	dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' \
+		'linux-image-*' 'linux-headers-*' 2>/dev/null | awk '$1 == "ii"'
+}
+KPKGS_BEFORE=$(kernel_packages)
+
 step "dependencies"
 if ! scripts/deps.sh; then
 	not_ok deps
@@ -162,6 +171,18 @@ anchor_refuses()
 		echo "$out" | grep -q 'already implements the Xen ABI (KVM_CAP_XEN_HVM=0x'
 }
 host_test anchor_kernel_refuses_module anchor_refuses
+
+step "the machine's kernels"
+no_kernel_package_installed()
+{
+	local after
+	after=$(kernel_packages)
+	[ "$after" = "$KPKGS_BEFORE" ] && return 0
+	echo "kernel packages changed during the run:"
+	diff <(echo "$KPKGS_BEFORE") <(echo "$after")
+	return 1
+}
+host_test no_kernel_package_installed no_kernel_package_installed
 
 echo "1..$N"
 if [ "$SKIP" -ne 0 ]; then

@@ -426,12 +426,13 @@ TEST(send_after_memslot_change)
 }
 
 /*
- * A guest may put its vcpu_info anywhere in a page, so the selector can
- * straddle a cache line: vcpu_info at 0x34 puts the 64-bit selector at
- * 0x3c..0x43, and at 0x38 the compat one at 0x3c..0x3f is fine but a
- * 64-bit locked operation there would not be.  An 8-byte locked operation
- * across a line is a split lock, fatal in the host kernel where split-lock
- * detection is on; delivery must still set exactly the right bits.
+ * vcpu_info must be 4-byte aligned (-ENXIO otherwise, as in 6.12 and Xen
+ * for 32-bit guests), so the selector can still straddle a cache line:
+ * vcpu_info at 0x34 puts the 64-bit selector at 0x3c..0x43, and at 0x38
+ * the compat one at 0x3c..0x3f is fine but an 8-byte locked operation
+ * there would not be.  An 8-byte locked operation across a line is a
+ * split lock, fatal in the host kernel where split-lock detection is on;
+ * delivery must still set exactly the right bits.
  */
 static void send_at_offset(struct __test_metadata *_metadata, u32 flags,
 			   u64 off, const u32 *ports, unsigned int n,
@@ -480,10 +481,31 @@ TEST(send_vcpu_info_across_cache_line)
 		return;
 	send_at_offset(_metadata, 0, 0x34, ports64, 2, want64);
 	send_at_offset(_metadata, 0, 0x3c, ports64, 2, want64);
-	send_at_offset(_metadata, 0, 0x7f1, ports64, 2, want64);
+	send_at_offset(_metadata, 0, 0x7f4, ports64, 2, want64);
 	send_at_offset(_metadata, XVM_COMPAT, 0x38, ports32, 2, want32);
-	send_at_offset(_metadata, XVM_COMPAT, 0x3a, ports32, 2, want32);
-	send_at_offset(_metadata, XVM_COMPAT, 0xfbd, ports32, 2, want32);
+	send_at_offset(_metadata, XVM_COMPAT, 0xfbc, ports32, 2, want32);
+}
+
+TEST(vcpu_info_must_be_4_byte_aligned)
+{
+	const u64 offs[] = { 0x1, 0x2, 0x3a, 0x7f1, 0xfbe };
+	unsigned int i;
+	struct xvm x;
+	u64 gpa;
+
+	if (xen_missing(CAPS_EVTCHN))
+		return;
+	xvm_create(&x, 1, 0);
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		ASSERT_EQ(-ENXIO,
+			  xen_vcpu_set_gpa(x.vcpu[0],
+					   KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+					   AREA_GPA + offs[i]));
+	/* The mapping from before stays. */
+	ASSERT_EQ(0, xen_vcpu_get_gpa(x.vcpu[0],
+				      KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, &gpa));
+	ASSERT_EQ(SHINFO_GPA, gpa);
+	kvm_vm_free(x.vm);
 }
 
 struct flipper {

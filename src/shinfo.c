@@ -432,6 +432,15 @@ int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 	idx = srcu_read_lock(&vcpu->kvm->srcu);
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
+		/*
+		 * As Xen (for 32-bit guests) and upstream since 6.2: the
+		 * selector must at least be 32-bit aligned.
+		 */
+		if (data->u.gpa != GPA_INVALID &&
+		    !IS_ALIGNED(data->u.gpa, sizeof(u32))) {
+			r = -ENXIO;
+			break;
+		}
 		r = persona_gpc_attr_set(vcpu, &vx->vcpu_info_cache,
 					 data->u.gpa,
 					 sizeof(struct vcpu_info));
