@@ -136,6 +136,7 @@ bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_upcall_recheck(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu);
 void persona_shinfo_mm_release(struct persona_vm *pvm);
+void persona_mark_dirty(struct kvm_vcpu *vcpu, struct gfn_to_pfn_cache *gpc);
 
 /* evtchn.c: 2-level event channels, ports, SCHEDOP_poll */
 int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe);

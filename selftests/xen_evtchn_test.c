@@ -18,6 +18,8 @@
  *  - EVTCHNOP_send from the guest on ports registered with the EVTCHN
  *    attribute (loopback, eventfd), and to userspace otherwise.
  */
+#include <sched.h>
+
 #include "persona_xen.h"
 
 #define PORT_A		70	/* word 1, bit 6 */
@@ -573,6 +575,59 @@ TEST(send_while_long_mode_flips)
 	ASSERT_EQ(17, t.u.timer.port);
 	ASSERT_EQ(0, xen_vcpu_get(x.vcpu[0], &id));
 	ASSERT_EQ(0, id.u.vcpu_id);
+	kvm_vm_free(x.vm);
+}
+
+/* Is @gpa's page set in @slot's dirty log (which this also clears)? */
+static bool page_logged_dirty(struct xvm *x, u32 slot, u64 gpa)
+{
+	unsigned long log[XR_PAGES / 64 + 1] = { 0 };
+	u64 page = (gpa - XR_GPA) >> 12;
+
+	kvm_vm_get_dirty_log(x->vm, slot, log);
+	return log[page / 64] >> (page % 64) & 1;
+}
+
+/*
+ * Selector bits that could not be written while vcpu_info was unmapped
+ * are written by the vCPU when it next enters: that write must show in
+ * the dirty log, or a migration copies a vcpu_info without them and the
+ * events are lost on the destination.  The guest here never writes the
+ * page itself (per-vCPU vector, and its handler is not told where
+ * vcpu_info is), and the test stays on one CPU so that no clock update
+ * dirties the page instead.
+ */
+TEST(deferred_selector_is_logged_dirty)
+{
+	u64 gpa = AREA_GPA + 0x40;
+	cpu_set_t cpus;
+	struct xvm x;
+	u8 *vi;
+
+	if (xen_missing(CAPS_EVTCHN))
+		return;
+	CPU_ZERO(&cpus);
+	CPU_SET(sched_getcpu(), &cpus);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpus), &cpus));
+
+	xvm_create(&x, 1, XVM_VCPU_VECTOR);
+	ASSERT_EQ(0, xen_vcpu_set_gpa(x.vcpu[0],
+				      KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa));
+	xvm_settle(_metadata, &x);
+	vi = xr(&x, gpa);
+
+	/* Turning logging on changes the memslot: vcpu_info is unmapped. */
+	vm_mem_region_set_flags(x.vm, XR_SLOT, KVM_MEM_LOG_DIRTY_PAGES);
+	page_logged_dirty(&x, XR_SLOT, gpa);
+	ASSERT_EQ(0, xen_send(x.vm, PORT_A, 0, PRIO_2L));
+	ASSERT_EQ(0, vi[0]);
+	ASSERT_FALSE(page_logged_dirty(&x, XR_SLOT, gpa));
+
+	xnop(&x, 0);
+	ASSERT_EQ(1, vi[0]);
+	ASSERT_EQ(1ull << (PORT_A / 64), ((struct xen_vcpu_info *)vi)->evtchn_pending_sel);
+	ASSERT_EQ(1, x.gs->irqs[0]);
+	ASSERT_TRUE(page_logged_dirty(&x, XR_SLOT, gpa));
 	kvm_vm_free(x.vm);
 }
 

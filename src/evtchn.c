@@ -330,6 +330,8 @@ void persona_evtchn_inject_deferred(struct persona_vm *pvm,
 			      lm ? sel : (u32)sel);
 	WRITE_ONCE(((struct vcpu_info *)gpc->khva)->evtchn_upcall_pending, 1);
 	atomic_long_andnot(sel, (atomic_long_t *)&vx->evtchn_pending_sel);
+	/* A migration must carry these bits: log the page as written. */
+	persona_mark_dirty(vcpu, gpc);
 	read_unlock_irqrestore(&gpc->lock, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
 

@@ -46,8 +46,11 @@ static bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	return ok;
 }
 
-/* Dirty logging needs the vCPU that is running on this CPU. */
-static void persona_mark_dirty(struct kvm_vcpu *vcpu,
+/*
+ * Record a write through @gpc in the dirty log, which needs the vCPU that
+ * is running on this CPU (with a dirty ring, kvm.ko warns otherwise).
+ */
+void persona_mark_dirty(struct kvm_vcpu *vcpu,
 			       struct gfn_to_pfn_cache *gpc)
 {
 	if (kvm_get_running_vcpu() == vcpu)
