@@ -33,6 +33,9 @@
 #   KVM_PERSONA_TIMEOUT       seconds per test program (default: 900)
 #   KVM_PERSONA_STRESS_ITERS  iterations of the VM teardown stress test
 #                             (default: the test's own, 100)
+#   FUZZ_HCALLS, FUZZ_SEED    passed to the fuzzers (FUZZ_TESTS): guest
+#                             hypercalls per run (default: the fuzzer's,
+#                             10^5) and the seed (default: from the clock)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +59,8 @@ BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 # otherwise each is reported as skipped.
 SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test"
 SHINFO_UPSTREAM_RUNS=3
+# The fuzzers, in phase 2 with the same condition; they print their seed.
+FUZZ_TESTS="xen_fuzz_guest"
 SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
 
 N=0
@@ -319,6 +324,21 @@ shinfo_tests()
 	done
 }
 
+fuzz_tests()
+{
+	local prefix=$1 cap=$2 t
+	if [ -z "$cap" ] || [ $((cap & SHINFO_CAP)) = 0 ]; then
+		for t in $FUZZ_TESTS; do
+			skipped "$prefix.$t" "module does not advertise SHARED_INFO yet"
+		done
+		return
+	fi
+	note "fuzzers: FUZZ_HCALLS=${FUZZ_HCALLS:-default} FUZZ_SEED=${FUZZ_SEED:-random}"
+	for t in $FUZZ_TESTS; do
+		run_own "$prefix" module "$t"
+	done
+}
+
 baselines()
 {
 	local prefix=$1 t
@@ -377,6 +397,7 @@ fi
 expect_upstream upstream_xen_vmcall_passes_with_module xen_vmcall_test 0
 own_tests module module
 shinfo_tests module "$cap"
+fuzz_tests module "$cap"
 baselines module
 
 phase "3: unload, reload, pinning"

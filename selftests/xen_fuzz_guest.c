@@ -40,6 +40,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
@@ -164,6 +165,10 @@ enum fz_method {
 #define FZX_NOGP	BIT(6)	/* ... does not */
 #define FZX_STUBS	BIT(7)	/* the verify page holds the hypercall page */
 #define FZX_KEEP	BIT(8)	/* the verify page is unchanged */
+#define FZX_VMMWANT	BIT(9)	/* the VMM's answer is .want */
+
+/* Exits to the VMM, which answers with the vCPU's armed timer deadline. */
+#define FZ_HC_TIMER_PROBE	0x7ffe
 
 /* One operation: what it is, what it must do, what it did. */
 struct fz_rec {
@@ -268,6 +273,7 @@ struct fz_ctl {
 	u64 pad[12];
 	struct fz_vstat v[FZ_MAX_VCPUS];
 };
+
 static_assert(sizeof(struct fz_ctl) <= 0x1000, "fz_ctl");
 
 #define FZ_CTLP		((struct fz_ctl *)FZ_CTL)
@@ -292,6 +298,7 @@ enum fz_err {
 	FZE_UPCALL,
 	FZE_VECTOR32,
 	FZE_VECTOR64,
+	FZE_TIMER,
 	FZE_NR,
 };
 
@@ -327,6 +334,8 @@ struct fz_gen {
 	u64 buf_va;		/* the buffer, as pointers name it */
 	u8 *buf;		/* the buffer, as the generator writes it */
 	u64 own_va;		/* readable memory outside the buffer */
+	u32 probe;		/* step of a timer probe in progress */
+	u64 probe_deadline;
 };
 
 static inline u64 fz_rand(struct fz_gen *g)
@@ -983,6 +992,51 @@ static void fz_pick_method(struct fz_gen *g, struct fz_rec *r)
 	}
 }
 
+/*
+ * A timer probe: a singleshot timer far in the future (up to the largest
+ * deadline there is), a yield, then a call that asks the VMM what the
+ * kernel says is armed: it must still be that deadline, not fired.
+ */
+static void fz_gen_probe(struct fz_gen *g, struct fz_rec *r)
+{
+	u32 p = fz_below(g, 100), len = g->compat ? 12 : 16, flags = 0;
+	u64 d;
+	s64 off;
+	u8 st[16];
+
+	r->kind = FZK_HCALL;
+	if (g->probe == 1) {
+		r->nr = XEN_HC_sched_op;
+		r->arg[0] = SCHEDOP_yield;
+		fz_expect_kernel(r, 0);
+		g->probe = 2;
+		return;
+	}
+	if (g->probe == 2) {
+		r->nr = FZ_HC_TIMER_PROBE;
+		r->arg[0] = fz_w(g, g->probe_deadline);
+		r->expect = FZX_EXIT | FZX_VMMWANT;
+		r->want = g->probe_deadline;
+		g->probe = 0;
+		return;
+	}
+	d = p < 40 ? 0x7fffffffffffffffull :
+	    p < 70 ? 0x7fffffffffffffffull - fz_below(g, 1000000000) *
+		     (u64)fz_below(g, 1000) :
+	    (1ull << 62) + (fz_rand(g) >> 2);
+	memset(st, 0, sizeof(st));
+	memcpy(st, &d, 8);
+	memcpy(st + 8, &flags, 4);
+	r->nr = XEN_HC_vcpu_op;
+	r->arg[0] = VCPUOP_set_singleshot_timer;
+	r->arg[1] = g->vcpu;
+	r->arg[2] = fz_ptr(g, FZP_VALID, len, &off);
+	fz_put(g, off, st, len);
+	fz_expect_kernel(r, 0);
+	g->probe = 1;
+	g->probe_deadline = d;
+}
+
 /* The next operation of this vCPU's sequence. */
 static void fz_gen_op(struct fz_gen *g, struct fz_rec *r)
 {
@@ -992,6 +1046,13 @@ static void fz_gen_op(struct fz_gen *g, struct fz_rec *r)
 	r->seq = ++g->seq;
 	g->lo = FZ_BUF_LEN;
 	g->hi = 0;
+
+	if (g->probe || (g->stub_ok && fz_pct(g, 1))) {
+		for (i = 0; i < 6; i++)
+			r->arg[i] = fz_w(g, fz_rand(g));
+		fz_gen_probe(g, r);
+		goto done;
+	}
 
 	if (!g->stub_ok) {
 		/* First of all, the hypercall page. */
@@ -1041,6 +1102,7 @@ static void fz_gen_op(struct fz_gen *g, struct fz_rec *r)
 		fz_gen_random_nr(g, r, false);
 	else
 		fz_gen_random_nr(g, r, true);
+done:
 	for (i = 0; i < 6; i++)
 		r->arg[i] = fz_w(g, r->arg[i]);
 	fz_pick_method(g, r);
@@ -1087,6 +1149,8 @@ static u32 fz_check(const struct fz_rec *r, bool compat)
 			return FZE_MUST_KERNEL;
 		if ((r->res & m) != (r->vmm_res & m))
 			return FZE_VMM_RES;
+		if ((r->expect & FZX_VMMWANT) && (r->res & m) != (r->want & m))
+			return FZE_TIMER;
 		return FZE_OK;
 	}
 	if (r->expect & FZX_EXIT)
@@ -1420,8 +1484,7 @@ static void __attribute__((force_align_arg_pointer)) fz_guest_main(u64 i)
 #define FZ_STR2(x)	#x
 #define FZ_STR(x)	FZ_STR2(x)
 
-__asm__(
-	".pushsection .rodata.fz32, \"a\"\n"
+__asm__(".pushsection .rodata.fz32, \"a\"\n"
 	".code32\n"
 	".balign 16\n"
 	".global fz32_start\n"
@@ -1608,8 +1671,14 @@ __asm__(
 	".code64\n"
 	".popsection\n");
 
-extern const u8 fz32_start[], fz32_end[], fz32_vectors[], fz32_vstat[],
-		fz32_recs[], fz32_arena[];
+/* Where a label of the 32-bit code is, in this program. */
+#define FZ32_SYM(sym)							\
+({									\
+	const u8 *__p;							\
+									\
+	__asm__("lea " #sym "(%%rip), %0" : "=r"(__p));			\
+	__p;								\
+})
 
 /* ---- The host ------------------------------------------------------------ */
 
@@ -1622,7 +1691,7 @@ struct fz_cpu {
 	u32 idx;
 	bool compat;
 	u8 vector;		/* per-vCPU upcall vector at setup */
-	volatile int state;	/* 0 running, 1 at the barrier, 2 finished */
+	int state;		/* 0 running, 1 at the barrier, 2 finished */
 	u64 kicks;
 	u64 last_hcalls;
 	u64 last_change_ns;
@@ -1646,14 +1715,14 @@ struct fz_vm {
 	int irqfd[FZ_MAX_VCPUS];
 	int efd;		/* FZ_PORT_EFD's eventfd */
 	pthread_t agitator;
-	volatile int stop;
-	volatile int final;
+	int stop;
+	int final;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	u32 at_barrier;
 	u32 barrier_gen;
 	/* The first failure. */
-	volatile int failed;
+	int failed;
 	char why[512];
 	u32 fail_vcpu;
 	u64 agitations;
@@ -1678,6 +1747,7 @@ static const char * const fz_err_names[FZE_NR] = {
 	[FZE_UPCALL] = "no upcall for an event on the vCPU's own port",
 	[FZE_VECTOR32] = "unexpected exception in the 32-bit guest",
 	[FZE_VECTOR64] = "unexpected exception in the 64-bit guest",
+	[FZE_TIMER] = "a singleshot timer set far in the future is not armed any more",
 };
 
 static u64 fz_now_ns(void)
@@ -1688,7 +1758,7 @@ static u64 fz_now_ns(void)
 	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void __attribute__((format(printf, 1, 2)))
+static void __printf(1, 2)
 fz_log(const char *fmt, ...)
 {
 	va_list ap;
@@ -1699,20 +1769,20 @@ fz_log(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void __attribute__((format(printf, 3, 4)))
+static void __printf(3, 4)
 fz_failf(struct fz_vm *f, u32 vcpu, const char *fmt, ...)
 {
 	va_list ap;
 
 	pthread_mutex_lock(&f->lock);
-	if (!f->failed) {
+	if (!READ_ONCE(f->failed)) {
 		va_start(ap, fmt);
 		vsnprintf(f->why, sizeof(f->why), fmt, ap);
 		va_end(ap);
 		f->fail_vcpu = vcpu;
-		f->failed = 1;
+		WRITE_ONCE(f->failed, 1);
 	}
-	f->stop = 1;
+	WRITE_ONCE(f->stop, 1);
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 }
@@ -1748,17 +1818,21 @@ static void fz_print_rec(const struct fz_rec *r, bool compat)
 	static const char * const methods[] = { "vmmcall", "vmcall", "stub" };
 	const char *k = r->kind < ARRAY_SIZE(kinds) ? kinds[r->kind] : "?";
 
-	if (r->kind == FZK_HCALL)
-		fz_log("#   #%lu %s %s nr=%#lx(%s) args=%#lx %#lx %#lx %#lx %#lx %#lx res=%#lx exited=%u vmm_res=%#lx expect=%#x want=%#lx alt=%#lx ptrs=%#x pend=%u check=%u\n",
-		       r->seq, k, methods[r->method % 3], r->nr,
-		       fz_hcall_name(r->nr), r->arg[0], r->arg[1], r->arg[2],
-		       r->arg[3], r->arg[4], r->arg[5], r->res, r->exited,
-		       r->vmm_res, r->expect, r->want, r->alt, r->pkind,
-		       r->pend, fz_check(r, compat));
-	else
-		fz_log("#   #%lu %s target=%#lx value=%#lx arg0=%#lx res=%#lx fault=%u expect=%#x check=%u\n",
-		       r->seq, k, r->target, r->nr, r->arg[0], r->res,
-		       r->fault, r->expect, fz_check(r, compat));
+	if (r->kind != FZK_HCALL) {
+		fz_log("#   #%lu %s target=%#lx value=%#lx arg0=%#lx",
+		       r->seq, k, r->target, r->nr, r->arg[0]);
+		fz_log(" res=%#lx fault=%u expect=%#x check=%u\n",
+		       r->res, r->fault, r->expect, fz_check(r, compat));
+		return;
+	}
+	fz_log("#   #%lu %s %s nr=%#lx(%s) args=%#lx %#lx %#lx %#lx %#lx %#lx",
+	       r->seq, k, methods[r->method % 3], r->nr, fz_hcall_name(r->nr),
+	       r->arg[0], r->arg[1], r->arg[2], r->arg[3], r->arg[4],
+	       r->arg[5]);
+	fz_log(" res=%#lx exited=%u vmm_res=%#lx expect=%#x want=%#lx",
+	       r->res, r->exited, r->vmm_res, r->expect, r->want);
+	fz_log(" alt=%#lx ptrs=%#x pend=%u check=%u\n",
+	       r->alt, r->pkind, r->pend, fz_check(r, compat));
 }
 
 /* The last operations of vCPU @i, oldest first. */
@@ -1770,9 +1844,11 @@ static void fz_print_ring(struct fz_vm *f, u32 i)
 	u64 max = 0, s;
 	u32 k, n;
 
-	fz_log("# vCPU %u (%s): hcalls=%lu msr_writes=%lu upcalls=%lu exits=%lu twiddles=%lu kicks=%lu\n",
+	fz_log("# vCPU %u (%s): hcalls=%lu msr_writes=%lu upcalls=%lu",
 	       i, c->compat ? "32-bit" : "64-bit", vs->hcalls, vs->msr_writes,
-	       vs->upcalls, vs->exits, vs->twiddles, c->kicks);
+	       vs->upcalls);
+	fz_log(" exits=%lu twiddles=%lu kicks=%lu\n",
+	       vs->exits, vs->twiddles, c->kicks);
 	if (c->compat) {
 		recs = fz_hva(f, FZ32_RECS, FZ_BATCH * REC_SIZE);
 		n = vs->b_idx < FZ_BATCH ? vs->b_idx + 1 : FZ_BATCH;
@@ -1977,6 +2053,7 @@ static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 	struct kvm_xen_exit *xe = &c->vcpu->run->xen;
 	struct fz_vstat *vs = &f->ctl->v[c->idx];
 	u64 m = c->compat ? 0xffffffffull : ~0ull, nr;
+	struct kvm_xen_vcpu_attr ta;
 	struct fz_rec *r;
 	s64 res;
 	int i;
@@ -1987,7 +2064,8 @@ static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 	}
 	r = fz_hva(f, READ_ONCE(vs->cur_rec), REC_SIZE);
 	if (!r || r->kind != FZK_HCALL) {
-		fz_failf(f, c->idx, "KVM_EXIT_XEN (input %#llx) while the guest makes no hypercall (record %#lx)",
+		fz_failf(f, c->idx,
+			 "KVM_EXIT_XEN (%#llx) outside a hypercall (record %#lx)",
 			 xe->u.hcall.input, vs->cur_rec);
 		return;
 	}
@@ -1996,14 +2074,16 @@ static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 	nr = r->nr & m;
 	if (xe->u.hcall.input != nr || xe->u.hcall.longmode != !c->compat ||
 	    xe->u.hcall.cpl) {
-		fz_failf(f, c->idx, "KVM_EXIT_XEN input %#llx longmode %u cpl %u for hypercall #%lu nr %#lx",
+		fz_failf(f, c->idx,
+			 "KVM_EXIT_XEN input %#llx longmode %u cpl %u for #%lu %#lx",
 			 xe->u.hcall.input, xe->u.hcall.longmode,
 			 xe->u.hcall.cpl, r->seq, nr);
 		return;
 	}
 	for (i = 0; i < 6; i++) {
 		if (xe->u.hcall.params[i] != (r->arg[i] & m)) {
-			fz_failf(f, c->idx, "KVM_EXIT_XEN param %d is %#llx, the guest passed %#lx (hypercall #%lu)",
+			fz_failf(f, c->idx,
+				 "KVM_EXIT_XEN param %d is %#llx, not %#lx (#%lu)",
 				 i, xe->u.hcall.params[i], r->arg[i] & m,
 				 r->seq);
 			return;
@@ -2022,6 +2102,13 @@ static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 		break;
 	case XEN_HC_event_channel_op:
 		res = fz_vmm_evtchn(f, c, r->arg[0], r->arg[1]);
+		break;
+	case FZ_HC_TIMER_PROBE:
+		if (xen_get_timer(c->vcpu, &ta)) {
+			fz_failf(f, c->idx, "VMM: KVM_XEN_VCPU_GET_ATTR TIMER failed");
+			return;
+		}
+		res = ta.u.timer.expires_ns;
 		break;
 	case XEN_HC_sched_op:
 		/* shutdown, block: the VM goes on. */
@@ -2052,18 +2139,18 @@ static bool fz_barrier(struct fz_vm *f, void (*fn)(struct fz_vm *f))
 	gen = f->barrier_gen;
 	if (++f->at_barrier == f->nr_vcpus) {
 		pthread_mutex_unlock(&f->lock);
-		if (fn && !f->stop)
+		if (fn && !READ_ONCE(f->stop))
 			fn(f);
 		pthread_mutex_lock(&f->lock);
 		f->at_barrier = 0;
 		f->barrier_gen++;
 		pthread_cond_broadcast(&f->cond);
 	} else {
-		while (gen == f->barrier_gen && !f->stop)
+		while (gen == f->barrier_gen && !READ_ONCE(f->stop))
 			pthread_cond_wait(&f->cond, &f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
-	return !f->stop;
+	return !READ_ONCE(f->stop);
 }
 
 /* Everyone is done fuzzing: put the VM-wide state back. */
@@ -2072,7 +2159,7 @@ static void fz_reset_vm(struct fz_vm *f)
 	u32 i;
 	int r;
 
-	f->final = 1;
+	WRITE_ONCE(f->final, 1);
 	pthread_join(f->agitator, NULL);
 	r = xen_set_long_mode(f->vm, 1);
 	r = r ?: xen_set_shinfo(f->vm, FZ_T(0) >> 12);
@@ -2135,7 +2222,8 @@ static void fz_unexpected_exit(struct fz_vm *f, struct fz_cpu *c, int why)
 	vcpu_regs_get(c->vcpu, &regs);
 	if (why == KVM_EXIT_IO && run->io.port == FZ_PORT_FAIL) {
 		if (vs->fail_code == FZE_VECTOR64)
-			fz_failf(f, c->idx, "64-bit guest: exception %lu (error code %#lx) at rip %#lx",
+			fz_failf(f, c->idx,
+				 "64-bit guest: exception %lu (error %#lx) at %#lx",
 				 vs->fail_val[0] & 0xff, vs->fail_val[0] >> 8,
 				 vs->fail_val[1]);
 		else if (vs->fail_code == FZE_VECTOR32)
@@ -2170,7 +2258,7 @@ static void *fz_vcpu_thread(void *arg)
 
 	if (c->compat)
 		fz32_batch(f, c, false);
-	while (!f->stop) {
+	while (!READ_ONCE(f->stop)) {
 		why = fz_run_once(f, c);
 		if (why == -1)
 			continue;
@@ -2184,7 +2272,7 @@ static void *fz_vcpu_thread(void *arg)
 			if (!fz32_check_batch(f, c))
 				break;
 			if (final) {
-				c->state = 2;
+				WRITE_ONCE(c->state, 2);
 				break;
 			}
 			if (f->ctl->v[c->idx].hcalls >= f->ctl->v[c->idx].quota) {
@@ -2194,29 +2282,29 @@ static void *fz_vcpu_thread(void *arg)
 				continue;
 			}
 		} else if (run->io.port == FZ_PORT_FINISHED && !c->compat) {
-			c->state = 2;
+			WRITE_ONCE(c->state, 2);
 			break;
 		} else if (run->io.port != FZ_PORT_DONE || c->compat) {
 			fz_unexpected_exit(f, c, why);
 			break;
 		}
 		/* Done fuzzing: wait for all, reset, then the final round. */
-		c->state = 1;
+		WRITE_ONCE(c->state, 1);
 		if (!fz_barrier(f, fz_reset_vm))
 			break;
 		if (fz_reset_vcpu(f, c)) {
 			fz_failf(f, c->idx, "resetting vCPU %u failed", c->idx);
 			break;
 		}
-		c->state = 0;
+		WRITE_ONCE(c->state, 0);
 		c->last_change_ns = fz_now_ns();
 		final = true;
 		if (c->compat)
 			fz32_batch(f, c, true);
 	}
-	if (c->state != 2 && !f->failed)
+	if (READ_ONCE(c->state) != 2 && !READ_ONCE(f->failed))
 		fz_failf(f, c->idx, "vCPU %u stopped", c->idx);
-	c->state = 2;
+	WRITE_ONCE(c->state, 2);
 	return NULL;
 }
 
@@ -2350,19 +2438,46 @@ static u64 fz_env(const char *name, u64 def)
 	return s && *s ? strtoull(s, NULL, 0) : def;
 }
 
+/*
+ * A memslot that comes and goes, as when a guest moves a PCI BAR: every
+ * pfn cache of the VM goes stale, and deliveries take the slow paths.
+ */
+#define FZ_FLAP_SLOT	31
+#define FZ_FLAP_GPA	0x100000000ull
+
+static int fz_flap_memslot(struct fz_vm *f, void *page, bool add)
+{
+	struct kvm_userspace_memory_region m = {
+		.slot = FZ_FLAP_SLOT,
+		.guest_phys_addr = FZ_FLAP_GPA,
+		.memory_size = add ? 0x1000 : 0,
+		.userspace_addr = (u64)page,
+	};
+
+	return ioctl_err(f->vm->fd, KVM_SET_USER_MEMORY_REGION, &m);
+}
+
 static void *fz_agitator(void *arg)
 {
 	struct fz_vm *f = arg;
 	struct fz_gen g = { .rng = fz_mix(f->seed ^ 0xa617a7e) | 1 };
+	void *page = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool flapped = false;
 	u64 v;
 	int r;
 
-	while (!f->stop && !f->final) {
+	while (!READ_ONCE(f->stop) && !READ_ONCE(f->final)) {
 		u32 p = fz_below(&g, 100), vcpu = fz_below(&g, f->nr_vcpus);
+		u32 port = 1 + fz_below(&g, 1023);
 
-		if (p < 40) {
-			r = xen_send(f->vm, 1 + fz_below(&g, 1023), vcpu,
-				     PRIO_2L);
+		if (p < 8 && page != MAP_FAILED) {
+			r = fz_flap_memslot(f, page, !flapped);
+			if (r)
+				fz_failf(f, vcpu, "agitator: memslot: %d", r);
+			flapped = !flapped;
+		} else if (p < 40) {
+			r = xen_send(f->vm, port, vcpu, PRIO_2L);
 			if (r)
 				fz_failf(f, vcpu, "agitator: EVTCHN_SEND: %d", r);
 		} else if (p < 70) {
@@ -2382,6 +2497,8 @@ static void *fz_agitator(void *arg)
 		f->agitations++;
 		usleep(500 + fz_below(&g, 1500));
 	}
+	if (flapped)
+		fz_flap_memslot(f, page, false);
 	return NULL;
 }
 
@@ -2389,19 +2506,20 @@ static void fz_setup_32(struct fz_vm *f, struct fz_cpu *c)
 {
 	u8 *code = fz_hva(f, FZ32_CODE, 0x2000);
 	u8 *desc = fz_hva(f, FZ32_DESC, 0x1000);
-	u64 len = fz32_end - fz32_start, gate;
+	const u8 *start = FZ32_SYM(fz32_start);
+	u64 len = FZ32_SYM(fz32_end) - start, gate;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	u32 val, v;
 
 	TEST_ASSERT(len <= 0x2000, "32-bit guest code too long: %lu", len);
-	memcpy(code, fz32_start, len);
+	memcpy(code, start, len);
 	val = FZ_CTL + offsetof(struct fz_ctl, v[c->idx]);
-	memcpy(code + (fz32_vstat - fz32_start), &val, 4);
+	memcpy(code + (FZ32_SYM(fz32_vstat) - start), &val, 4);
 	val = FZ32_RECS;
-	memcpy(code + (fz32_recs - fz32_start), &val, 4);
+	memcpy(code + (FZ32_SYM(fz32_recs) - start), &val, 4);
 	val = FZ32_ARENA;
-	memcpy(code + (fz32_arena - fz32_start), &val, 4);
+	memcpy(code + (FZ32_SYM(fz32_arena) - start), &val, 4);
 
 	/* GDT: null, flat code 0x08, flat data 0x10. */
 	memset(desc, 0, 0x1000);
@@ -2409,7 +2527,7 @@ static void fz_setup_32(struct fz_vm *f, struct fz_cpu *c)
 	*(u64 *)(desc + 16) = 0x00cf93000000ffffull;
 	/* IDT at +0x800: 32-bit interrupt gates to the entry points. */
 	for (v = 0; v < 256; v++) {
-		gate = FZ32_CODE + (fz32_vectors - fz32_start) + 16 * v;
+		gate = FZ32_CODE + (FZ32_SYM(fz32_vectors) - start) + 16 * v;
 		*(u64 *)(desc + 0x800 + 8 * v) =
 			(gate & 0xffff) | (0x08ull << 16) | (0x8eull << 40) |
 			((gate >> 16) << 48);
@@ -2624,6 +2742,7 @@ TEST(fuzz_guest)
 	struct fz_vm *f;
 	struct sigaction sa = { .sa_handler = fz_sig };
 	u64 t0, last_print, hcalls, msrw, upcalls, exits, kicks = 0, now;
+	u64 stop_ns = 0;
 	u32 i, running;
 	bool mem_ok;
 	double secs;
@@ -2670,16 +2789,16 @@ TEST(fuzz_guest)
 			u64 h = f->ctl->v[i].hcalls + f->ctl->v[i].b_idx +
 				f->ctl->v[i].msr_writes;
 
-			if (c->state == 2)
+			if (READ_ONCE(c->state) == 2)
 				continue;
 			running++;
-			if (c->state == 1 || h != c->last_hcalls) {
+			if (READ_ONCE(c->state) == 1 || h != c->last_hcalls) {
 				c->last_hcalls = h;
 				c->last_change_ns = now;
 				continue;
 			}
 			if (now - c->last_change_ns > 60000000000ull &&
-			    !f->failed) {
+			    !READ_ONCE(f->failed)) {
 				fz_failf(f, i, "vCPU %u made no progress for 60 s",
 					 i);
 			} else if (now - c->last_change_ns > 50000000ull) {
@@ -2687,15 +2806,16 @@ TEST(fuzz_guest)
 				c->kicks++;
 			}
 		}
-		if (f->stop) {
+		if (READ_ONCE(f->stop)) {
+			if (!stop_ns)
+				stop_ns = now;
 			for (i = 0; i < f->nr_vcpus; i++)
-				if (f->cpu[i].state != 2)
+				if (READ_ONCE(f->cpu[i].state) != 2)
 					pthread_kill(f->cpu[i].thread, SIGUSR1);
 		}
 		if (!running)
 			break;
-		if (f->stop && now - t0 > 0 &&
-		    now - last_print > 30000000000ull) {
+		if (stop_ns && now - stop_ns > 30000000000ull) {
 			fz_log("# vCPU threads do not stop; giving up\n");
 			break;
 		}
@@ -2707,12 +2827,15 @@ TEST(fuzz_guest)
 			last_print = now;
 		}
 	}
-	f->stop = 1;
-	if (!f->final)
+	WRITE_ONCE(f->stop, 1);
+	if (!READ_ONCE(f->final))
 		pthread_join(f->agitator, NULL);
 	secs = (fz_now_ns() - t0) / 1e9;
 
-	hcalls = msrw = upcalls = exits = 0;
+	hcalls = 0;
+	msrw = 0;
+	upcalls = 0;
+	exits = 0;
 	for (i = 0; i < f->nr_vcpus; i++) {
 		hcalls += f->ctl->v[i].hcalls;
 		msrw += f->ctl->v[i].msr_writes;
@@ -2721,7 +2844,7 @@ TEST(fuzz_guest)
 		kicks += f->cpu[i].kicks;
 	}
 	mem_ok = fz_final_memory(f);
-	if (f->failed) {
+	if (READ_ONCE(f->failed)) {
 		fz_log("# FAILED on vCPU %u: %s (seed=%lu)\n", f->fail_vcpu,
 		       f->why, f->seed);
 		fz_print_ring(f, f->fail_vcpu);
@@ -2732,11 +2855,23 @@ TEST(fuzz_guest)
 				       f->ctl->v[i].upcalls,
 				       f->ctl->v[i].exits);
 	}
+	for (i = 0; i < f->nr_vcpus; i++) {
+		struct fz_vstat *vs = &f->ctl->v[i];
+
+		fz_log("# vCPU %u (%s): hypercalls=%lu msr_writes=%lu",
+		       i, f->cpu[i].compat ? "32-bit" : "64-bit", vs->hcalls,
+		       vs->msr_writes);
+		fz_log(" vmm_exits=%lu upcalls=%lu twiddles=%lu", vs->exits,
+		       vs->upcalls, vs->twiddles);
+		fz_log(" canary_checks=%lu kicks=%lu\n", vs->canary_checks,
+		       f->cpu[i].kicks);
+	}
 	fz_log("# upcalls=%lu vmm_exits=%lu kicks=%lu agitations=%lu\n",
 	       upcalls, exits, kicks, f->agitations);
 	fz_log("# fuzz_guest: hypercalls=%lu msr_writes=%lu vcpus=%u seed=%lu seconds=%.1f\n",
 	       hcalls, msrw, f->nr_vcpus, f->seed, secs);
-	ASSERT_FALSE(f->failed) TH_LOG("seed=%lu: %s", f->seed, f->why);
+	ASSERT_FALSE(READ_ONCE(f->failed))
+		TH_LOG("seed=%lu: %s", f->seed, f->why);
 	ASSERT_TRUE(mem_ok) TH_LOG("seed=%lu: canary or stub page changed",
 				   f->seed);
 	ASSERT_LE(f->quota, hcalls);
