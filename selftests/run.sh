@@ -36,6 +36,8 @@
 #   FUZZ_HCALLS, FUZZ_SEED    passed to the fuzzers (FUZZ_TESTS): guest
 #                             hypercalls per run (default: the fuzzer's,
 #                             10^5) and the seed (default: from the clock)
+#   FUZZ_IOCTLS, FUZZ_VMS     xen_fuzz_vmm's ioctls (default 10^4) and
+#                             xen_fuzz_lifecycle's VMs (default 40)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,7 +62,7 @@ BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test"
 SHINFO_UPSTREAM_RUNS=3
 # The fuzzers, in phase 2 with the same condition; they print their seed.
-FUZZ_TESTS="xen_fuzz_guest"
+FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle"
 SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
 
 N=0
@@ -333,7 +335,11 @@ fuzz_tests()
 		done
 		return
 	fi
-	note "fuzzers: FUZZ_HCALLS=${FUZZ_HCALLS:-default} FUZZ_SEED=${FUZZ_SEED:-random}"
+	note "fuzzers: FUZZ_HCALLS=${FUZZ_HCALLS:-default}" \
+	     "FUZZ_IOCTLS=${FUZZ_IOCTLS:-default} FUZZ_VMS=${FUZZ_VMS:-default}" \
+	     "FUZZ_SEED=${FUZZ_SEED:-random}"
+	# xen_fuzz_lifecycle unloads and reloads the module; it leaves it loaded.
+	export KVM_PERSONA_KO="$KO"
 	for t in $FUZZ_TESTS; do
 		run_own "$prefix" module "$t"
 	done
