@@ -22,7 +22,10 @@
 #   --modes "LIST"   modes to boot, in order (default "xen hyperv kvm")
 #   --smp N          guest vCPUs (default 2)
 #   --attempts N     boot a mode up to N times while it fails to complete
-#                    (default 2; see "Retries" below)
+#                    (default 2; see "Retries" below; 1: no retry)
+#   --repeat N       boot the modes N times over, in rounds, each boot
+#                    checked (boot-reliability counts: use --attempts 1);
+#                    every round but the last is kept as MODE.roundR.*
 #   --module PATH    the module to load (default src/kvm-persona.ko)
 #   --no-load        do not load the module (Xen mode then needs a kernel
 #                    with KVM's own Xen support)
@@ -52,6 +55,7 @@ cd "$ROOT" || exit 1
 MODES="xen hyperv kvm"
 SMP=2
 ATTEMPTS=2
+REPEAT=1
 MODULE=$ROOT/src/kvm-persona.ko
 LOAD=1
 TABLE=
@@ -60,7 +64,7 @@ START=1
 PLAN=1
 while [ $# -gt 0 ]; do
 	case $1 in
-	--modes|--smp|--module|--start|--attempts)
+	--modes|--smp|--module|--start|--attempts|--repeat)
 		[ $# -ge 2 ] || { echo "guest-check: $1 needs a value" >&2; exit 2; }
 		case $1 in
 		--modes) MODES=$2 ;;
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
 		--module) MODULE=$2 ;;
 		--start) START=$2 ;;
 		--attempts) ATTEMPTS=$2 ;;
+		--repeat) REPEAT=$2 ;;
 		esac
 		shift 2
 		;;
@@ -81,6 +86,7 @@ done
 
 [[ $START =~ ^[1-9][0-9]*$ ]] || { echo "guest-check: bad --start $START" >&2; exit 2; }
 [[ $ATTEMPTS =~ ^[1-9]$ ]] || { echo "guest-check: bad --attempts $ATTEMPTS" >&2; exit 2; }
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "guest-check: bad --repeat $REPEAT" >&2; exit 2; }
 N=$((START - 1))
 PASS=0
 FAIL=0
@@ -189,8 +195,25 @@ boot_completed()
 }
 
 RETRIED=()
-for mode in $MODES; do
+BOOTS=
+for ((round = 1; round <= REPEAT; round++)); do
+	BOOTS+=" $MODES"
+done
+declare -A ROUND=()
+for mode in $BOOTS; do
 	facts=$OUT/$mode.facts
+	ROUND[$mode]=$((${ROUND[$mode]:-0} + 1))
+	if [ "${ROUND[$mode]}" -gt 1 ]; then
+		# --repeat: keep the previous round's files.
+		for f in "$OUT/$mode".*; do
+			[ -e "$f" ] || continue
+			case $f in
+			*.round[0-9]*) ;;
+			*) mv "$f" "$OUT/$mode.round$((ROUND[$mode] - 1)).${f#"$OUT/$mode."}" ;;
+			esac
+		done
+		diag "--- $mode: round ${ROUND[$mode]} of $REPEAT"
+	fi
 	attempt=1
 	while :; do
 		rm -f "$facts"

@@ -35,6 +35,8 @@
 #   console.log  the serial console      dmesg.txt  L1's kernel log at the end
 #   kmsg.log     L1's kernel log, streamed while running (survives hangs)
 #   status       COMMAND's exit status   cmd.sh     what ran
+#   qemu         the L0 QEMU binary: scripts/qemu-l0.sh's when built (the
+#                machine's own with TESTHOST_STOCK_QEMU=1 or QEMU=)
 #   plus whatever COMMAND wrote to $TESTHOST_OUT.
 #
 # Exit status:
@@ -49,6 +51,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${CACHE:-$ROOT/.cache}
+# L0: the QEMU built by scripts/qemu-l0.sh (Debian's, with this tree's
+# fix for nested SVM under TCG) when it is built; QEMU= wins, and
+# TESTHOST_STOCK_QEMU=1 keeps the machine's own (for comparisons).
+if [ -z "${QEMU:-}" ] && [ -z "${TESTHOST_STOCK_QEMU:-}" ] &&
+	[ -e "$CACHE/qemu-l0-env.sh" ]; then
+	# shellcheck disable=SC1091
+	QEMU=$(. "$CACHE/qemu-l0-env.sh" && [ -x "${QEMU_L0:-}" ] && echo "$QEMU_L0") || true
+fi
 QEMU=${QEMU:-qemu-system-x86_64}
 
 EXIT_PANIC=122
@@ -230,6 +240,8 @@ QEMU_ARGS=(
 )
 
 log "booting $KVER_L1 under TCG (${MEM} MiB, $SMP vCPUs, timeout ${TIMEOUT}s)"
+log "L0: $QEMU"
+echo "$QEMU" >"$OUT/qemu"
 log "results in $OUT"
 
 T0=$(date +%s.%N)
