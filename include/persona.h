@@ -129,6 +129,8 @@ int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data);
 int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data);
+int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
+				struct kvm_xen_vcpu_attr *data);
 void persona_runstate_load(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu);

@@ -220,6 +220,76 @@ TEST(shinfo_attrs_before_config)
 	kvm_vm_free(b.vm);
 }
 
+/* The module's reference count, or -1 if it is not loaded. */
+static int persona_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/kvm_persona/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Reading the Xen attributes of a VM that never enabled Xen reads a fresh
+ * vCPU's values and changes nothing: the VM does not get a personality
+ * (which would pin the module and arm the hooks every VM then passes).
+ */
+TEST(get_attrs_leave_plain_vm_alone)
+{
+	static const u16 types[] = {
+		KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+		KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO,
+		KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
+		KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT,
+		KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA,
+		KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST,
+		KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID,
+		KVM_XEN_VCPU_ATTR_TYPE_TIMER,
+		KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR,
+		0x7777,
+	};
+	struct kvm_xen_vcpu_attr a;
+	int before, r;
+	unsigned int i;
+	struct bvm b;
+	u64 gpa;
+
+	if (xen_missing(CAPS_SHINFO))
+		return;
+	/* The Xen VMs of earlier tests let go of the module after a grace period. */
+	for (i = 0; i < 100 && persona_refcnt() > 0; i++)
+		usleep(50000);
+	before = persona_refcnt();
+	ASSERT_GE(0, before) TH_LOG("another Xen VM is alive");
+	__bvm_create(_metadata, &b, 2, false);
+
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		memset(&a, 0, sizeof(a));
+		a.type = types[i];
+		r = xen_vcpu_get(b.vcpu[1], &a);
+		ASSERT_TRUE(r == 0 || r == -ENOENT || r == -EINVAL ||
+			    r == -EOPNOTSUPP) TH_LOG("type %u: %d", types[i], r);
+	}
+	ASSERT_EQ(0, xen_vcpu_get_gpa(b.vcpu[1],
+				      KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, &gpa));
+	ASSERT_EQ(XEN_INVALID_GPA, gpa);
+	memset(&a, 0, sizeof(a));
+	a.type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID;
+	ASSERT_EQ(0, xen_vcpu_get(b.vcpu[1], &a));
+	/* 6.1 starts the Xen vCPU ID at the vCPU's index, 6.12 at 0. */
+	ASSERT_EQ(xen_after_6_1() ? 0 : 1, a.u.vcpu_id);
+	ASSERT_EQ(0, xen_get_long_mode(b.vm));
+	ASSERT_EQ(XEN_INVALID_GFN, xen_get_shinfo(b.vm));
+
+	ASSERT_EQ(before, persona_refcnt());
+	kvm_vm_free(b.vm);
+}
+
 /* ---- UPCALL_VECTOR (VM) ------------------------------------------------- */
 
 TEST(vm_upcall_vector)

@@ -545,6 +545,44 @@ int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 	return -ENOENT;
 }
 
+/*
+ * KVM_XEN_VCPU_GET_ATTR on a VM without the personality: what a fresh
+ * vCPU reads back upstream, with nothing created.
+ */
+int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
+				struct kvm_xen_vcpu_attr *data)
+{
+	switch (data->type) {
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
+		data->u.gpa = GPA_INVALID;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
+		return sched_info_on() ? -ENOENT : -EOPNOTSUPP;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		memset(&data->u.runstate, 0, sizeof(data->u.runstate));
+		data->u.runstate.state = RUNSTATE_running;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST:
+		return sched_info_on() ? -EINVAL : -EOPNOTSUPP;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID:
+		data->u.vcpu_id = vcpu->vcpu_idx;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_TIMER:
+		data->u.timer.port = 0;
+		data->u.timer.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
+		data->u.timer.expires_ns = 0;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR:
+		data->u.vector = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* Make every user of @gpc see it unmapped until it is refreshed. */
 static void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
 {

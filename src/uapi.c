@@ -211,6 +211,15 @@ long persona_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 	if (copy_from_user(&xva, argp, sizeof(xva)))
 		return -EFAULT;
 
+	/* Reading a VM that never enabled Xen must not enable it. */
+	pvm = persona_vm_of(vcpu->kvm);
+	if (!pvm && ioctl == KVM_XEN_VCPU_GET_ATTR) {
+		r = persona_vcpu_attr_get_fresh(vcpu, &xva);
+		if (!r && copy_to_user(argp, &xva, sizeof(xva)))
+			r = -EFAULT;
+		return r;
+	}
+
 	pvm = persona_vm_get_or_create(vcpu->kvm);
 	if (IS_ERR(pvm))
 		return PTR_ERR(pvm);
