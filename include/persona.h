@@ -82,6 +82,8 @@ struct persona_vm {
 	DECLARE_BITMAP(poll_mask, KVM_MAX_VCPUS);
 	/* vCPUs whose runstate area missed an update (page unmapped). */
 	DECLARE_BITMAP(runstate_stale, KVM_MAX_VCPUS);
+	/* vCPUs inside KVM_RUN: only those run, for runstate purposes. */
+	DECLARE_BITMAP(in_run, KVM_MAX_VCPUS);
 };
 
 /* vm.c: personality lifecycle */

@@ -821,6 +821,43 @@ TEST(runstate_addr_attr)
 }
 
 /*
+ * The kernel makes a vCPU "running" when it enters the guest (KVM_RUN),
+ * not whenever the VMM touches it: a VMM that marked the vCPU blocked and
+ * then reads its registers, or any other vCPU ioctl that loads it, must
+ * find it still blocked, with no time moved between the states.
+ */
+TEST(runstate_kept_by_other_vcpu_ioctls)
+{
+	struct kvm_xen_vcpu_attr a, prev;
+	struct kvm_mp_state mp;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct bvm b;
+
+	if (xen_missing(CAPS_SHINFO | CAP_RUNSTATE))
+		return;
+	bvm_create(&b, 1);
+
+	ASSERT_EQ(0, set_current(b.vcpu[0], RUNSTATE_blocked));
+	get_runstate(_metadata, b.vcpu[0], &prev);
+	ASSERT_EQ(RUNSTATE_blocked, prev.u.runstate.state);
+
+	usleep(2000);
+	vcpu_regs_get(b.vcpu[0], &regs);
+	vcpu_sregs_get(b.vcpu[0], &sregs);
+	ASSERT_EQ(0, ioctl_err(b.vcpu[0]->fd, KVM_GET_MP_STATE, &mp));
+	vcpu_regs_set(b.vcpu[0], &regs);
+
+	get_runstate(_metadata, b.vcpu[0], &a);
+	ASSERT_EQ(RUNSTATE_blocked, a.u.runstate.state);
+	ASSERT_EQ(prev.u.runstate.state_entry_time,
+		  a.u.runstate.state_entry_time);
+	ASSERT_EQ(prev.u.runstate.time_running, a.u.runstate.time_running);
+	ASSERT_EQ(prev.u.runstate.time_blocked, a.u.runstate.time_blocked);
+	kvm_vm_free(b.vm);
+}
+
+/*
  * RUNSTATE_CURRENT moves the vCPU to a state, crediting the time since the
  * last change to the state it leaves; before the first change the vCPU
  * counts as offline since kvmclock 0.

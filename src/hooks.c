@@ -239,21 +239,35 @@ static int hook_set_msr_common(struct kvm_vcpu *vcpu,
 static int hook_vcpu_ioctl_run(struct kvm_vcpu *vcpu)
 {
 	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
+	int r;
 
-	if (pvm && persona_vcpu_xen_ready(pvm, vcpu)) {
+	if (!pvm)
+		return orig_vcpu_ioctl_run(vcpu);
+	if (persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_runstate_sync(pvm, vcpu);
 		persona_upcall_recheck(pvm, vcpu);
 	}
-	return orig_vcpu_ioctl_run(vcpu);
+	/* vcpu->mutex serialises KVM_RUN: the bit is ours alone. */
+	set_bit(vcpu->vcpu_idx, pvm->in_run);
+	r = orig_vcpu_ioctl_run(vcpu);
+	clear_bit(vcpu->vcpu_idx, pvm->in_run);
+	return r;
 }
 
-/* Runstate accounting: scheduled in (running), preempted (runnable). */
+/*
+ * Runstate accounting: scheduled in (running), preempted (runnable).  As
+ * upstream, a vCPU becomes "running" only on its way into the guest
+ * (KVM_RUN, which loads it first), not because another vCPU ioctl of the
+ * VMM loaded it: a VMM that marked it blocked and then reads its
+ * registers must find it still blocked.
+ */
 static void hook_vcpu_load(struct kvm_vcpu *vcpu, int cpu)
 {
 	struct persona_vm *pvm = persona_kvm_pvm(vcpu->kvm);
 
 	orig_vcpu_load(vcpu, cpu);
-	if (pvm && persona_vcpu_xen_ready(pvm, vcpu))
+	if (pvm && test_bit(vcpu->vcpu_idx, pvm->in_run) &&
+	    persona_vcpu_xen_ready(pvm, vcpu))
 		persona_runstate_load(pvm, vcpu);
 }
 
