@@ -5,6 +5,8 @@
 #   make                 build src/kvm-persona.ko against KDIR
 #   make check           everything the CI runs (see README.md)
 #   make demo            boot the test host and show a Xen guest at work
+#   make debug-kernel    build (or find in the cache) the debug test host
+#                        kernel; make module-debug builds the module for it
 #   make bench           benchmarks: stock 6.1 + kvm-persona against 6.12's
 #                        in-kernel Xen (Documentation/benchmarks.rst);
 #                        BENCH_ARGS= passes options to scripts/bench.sh
@@ -43,6 +45,25 @@ module-anchor:
 	cp -r src include kbuild $(ANCHOR_BUILD)/
 	$(MAKE) -C $(ANCHOR_KDIR) M=$(ANCHOR_BUILD)/src modules
 
+# The debug test host kernel (KASAN, kmemleak, lockdep, UBSAN, ...: see
+# scripts/debug-kernel.sh), and the same sources built against it, again
+# in a copy of the tree.
+-include .cache/debug-env.sh
+DEBUG_BUILD := $(PWD)/.cache/debug-build
+debug-kernel:
+	scripts/debug-kernel.sh
+
+module-debug:
+	@if [ -z "$(DEBUG_KDIR)" ]; then \
+		echo "no debug kernel: run make debug-kernel" >&2; \
+		exit 1; \
+	fi
+	rm -rf $(DEBUG_BUILD)
+	mkdir -p $(DEBUG_BUILD)
+	cp -r src include kbuild $(DEBUG_BUILD)/
+	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src clean
+	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src modules
+
 deps:
 	scripts/deps.sh
 
@@ -69,5 +90,5 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor deps selftests check demo bench clean \
-	module-clean
+.PHONY: all module module-anchor debug-kernel module-debug deps selftests \
+	check demo bench clean module-clean
