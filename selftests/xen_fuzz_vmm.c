@@ -1131,7 +1131,7 @@ static void fv_op_routing(struct fz_rng *r)
 	static const u32 odd_gsis[] = { 4095, 4096, 0xffffffff };
 	static const u32 odd_types[] = { 0, 3, 6, 7, 0xffffffff };
 	bool bad = false;	/* EINVAL allowed */
-	u64 used = 0;
+	unsigned int k;
 	long ret;
 
 	memset(&rt, 0, sizeof(rt));
@@ -1144,10 +1144,9 @@ static void fv_op_routing(struct fz_rng *r)
 		if (e->gsi >= 4096)
 			bad = true;
 		/* One non-irqchip route per GSI. */
-		if (e->gsi < 64 && (used & 1ull << e->gsi))
-			bad = true;
-		if (e->gsi < 64)
-			used |= 1ull << e->gsi;
+		for (k = 0; k < i; k++)
+			if (rt.e[k].gsi == e->gsi)
+				bad = true;
 		switch (fz_below(r, 20)) {
 		case 0 ... 14:
 			e->type = KVM_IRQ_ROUTING_XEN_EVTCHN;
@@ -1164,11 +1163,15 @@ static void fv_op_routing(struct fz_rng *r)
 			e->u.msi.data = fz_pick(r, fv_safe_vectors);
 			break;
 		case 17:
-			/* PIC pins above 7, or two pins of one chip on a GSI */
+			/*
+			 * IOAPIC pins only: its entries stay masked, while
+			 * the PIC, never programmed, would hand vCPU 0 (its
+			 * LVT0 is ExtINT) exception vectors.
+			 */
 			e->type = KVM_IRQ_ROUTING_IRQCHIP;
-			e->u.irqchip.irqchip = fz_below(r, 3);
+			e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
 			e->u.irqchip.pin = fz_below(r, 24);
-			bad = true;
+			bad = true;	/* two pins of one chip on a GSI */
 			break;
 		default:
 			e->type = fz_pick(r, odd_types);
@@ -1674,13 +1677,14 @@ static bool fv_wait_above(const u64 *p, u64 old, unsigned int ms)
 /*
  * An event that did not arrive: say what the guest's pages and the
  * kernel's view hold, then see whether the vCPU takes it once it goes
- * through KVM_RUN again (a lost wake-up) or not at all (lost event).
+ * through KVM_RUN again (a lost wake-up), and whether an event reaches
+ * it through a vcpu_info at a fresh address (a stale cached mapping).
  */
 static void fv_final_no_upcall(unsigned int j, u32 port)
 {
 	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO };
-	u64 sel = *(u64 *)(fv.mem[0] + j * 64 + 8), gpa, old;
-	u8 pending = fv.mem[0][j * 64];
+	u8 *vi = fv.mem[0] + j * 64, *vi2;
+	u64 gpa, old, gpa2;
 	int r;
 
 	old = READ_ONCE(fv.g->irqs[j]);
@@ -1688,19 +1692,37 @@ static void fv_final_no_upcall(unsigned int j, u32 port)
 	r = xen_vcpu_get(fv.vcpu[j], &a);
 	gpa = a.u.gpa;
 	fv_resume(j);
-	fz_out("# final: vCPU %u: no upcall for port %u in 20 s: port pending %d, masked %d, ",
+	fz_out("# final: vCPU %u: no upcall for port %u in 20 s: port pending %d, masked %d\n",
 	       j, port, bit_in(fv.mem[0] + XEN_SHINFO_PENDING, port),
 	       bit_in(fv.mem[0] + XEN_SHINFO_MASK, port));
-	fz_out("upcall_pending %u, pending_sel %#llx, VCPU_INFO %#llx (%d), loops %llu\n",
-	       j, port, bit_in(fv.mem[0] + XEN_SHINFO_PENDING, port),
-	       bit_in(fv.mem[0] + XEN_SHINFO_MASK, port), pending,
-	       (unsigned long long)sel, (unsigned long long)gpa, r,
-	       (unsigned long long)fv.g->iter[j]);
+	fz_out("# final: vcpu_info: upcall_pending %u, pending_sel %#llx; VCPU_INFO %#llx (%d)\n",
+	       vi[0], (unsigned long long)*(u64 *)(vi + 8),
+	       (unsigned long long)gpa, r);
+	fz_out("# final: guest: irqs %llu, loops %llu, its vcpu_info %#llx\n",
+	       (unsigned long long)fv.g->irqs[j],
+	       (unsigned long long)fv.g->iter[j],
+	       (unsigned long long)fv.g->vcpu_info[j]);
 	if (fv_wait_above(&fv.g->irqs[j], old, 5000))
 		fz_fail("final: vCPU %u took port %u only after a KVM_RUN (lost wake-up)",
 			j, port);
-	fz_fail("final: vCPU %u never took the upcall for port %u (lost event)",
-		j, port);
+
+	/* The same event through a vcpu_info somewhere else. */
+	gpa2 = FV_GPA + FV_AREA_PAGE * 4096 + j * 64;
+	vi2 = fv.mem[0] + FV_AREA_PAGE * 4096 + j * 64;
+	memset(vi2, 0, 16);
+	fv_pause(j);
+	r = xen_vcpu_set_gpa(fv.vcpu[j], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa2);
+	WRITE_ONCE(fv.g->vcpu_info[j], gpa2);
+	fv_resume(j);
+	bit_set(fv.mem[0] + XEN_SHINFO_PENDING, port + 8, false);
+	old = READ_ONCE(fv.g->irqs[j]);
+	r = r ? r : xen_send(fv.vm, port + 8, j, PRIO_2L);
+	if (!r && fv_wait_above(&fv.g->irqs[j], old, 5000))
+		fz_fail("final: vCPU %u lost port %u, got %u via vcpu_info %#llx (stale %#llx?)",
+			j, port, port + 8, (unsigned long long)gpa2,
+			(unsigned long long)gpa);
+	fz_fail("final: vCPU %u lost port %u, and port %u via a new vcpu_info (%d, pending %u)",
+		j, port, port + 8, r, vi2[0]);
 }
 
 /*
@@ -1761,6 +1783,22 @@ static void fv_final_check(void)
 		fv_resume(j);
 	}
 	WRITE_ONCE(fv.g->shinfo, FV_GPA);
+	/* The configuration must stick (no late write of an old one). */
+	usleep(100000);
+	if (xen_get_shinfo(fv.vm) != FV_GPA >> 12)
+		fz_fail("final: SHARED_INFO set to %#llx, reads %#llx 100 ms later",
+			FV_GPA >> 12, (unsigned long long)xen_get_shinfo(fv.vm));
+	for (j = 0; j < fv.nr_vcpus; j++) {
+		u64 gpa = 0;
+
+		fv_pause(j);
+		xen_vcpu_get_gpa(fv.vcpu[j], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+				 &gpa);
+		fv_resume(j);
+		if (gpa != FV_GPA + j * 64)
+			fz_fail("final: VCPU_INFO of vCPU %u set to %#llx, reads %#llx",
+				j, FV_GPA + j * 64, (unsigned long long)gpa);
+	}
 	/* Nothing masked, nothing pending. */
 	memset(fv.mem[0] + XEN_SHINFO_PENDING, 0, 0x400);
 	for (j = 0; j < fv.nr_vcpus; j++)
