@@ -34,7 +34,9 @@
  *
  * Environment: FUZZ_SEED (default: from the clock), FUZZ_HCALLS (guest
  * hypercalls in all, default 100000), FUZZ_VCPUS (default 4, at most 8),
- * FUZZ_VCPUS32 (0 or 1 32-bit vCPU, default 1).
+ * FUZZ_VCPUS32 (0 or 1 32-bit vCPU, default 1), FUZZ_ALLOW_SPURIOUS=1
+ * (count interrupts on vector 255, which the VM never raises, instead of
+ * failing on the first: to look past that bug for others).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -107,7 +109,9 @@ static const u8 fz_canary_pages[] = { 0, 2, 11, 20, 38, 75 };
 #define FZ_PORT_IDOM		30	/* interdomain, delivered to 31 */
 #define FZ_PORT_IDOM_TO		31
 #define FZ_PORT_EFD		40	/* signals an eventfd */
-#define FZ_PORT_IRQFD(i)	(50 + (i))
+/* Ports above the 32-bit limit: usable while the VM is latched 64-bit. */
+#define FZ_PORT_HIPI(i)		(2000 + (i))
+#define FZ_PORT_IRQFD(i)	((i) & 1 ? 3000 + (i) : 50 + (i))
 #define FZ_GSI(i)		(32 + (i))
 
 /* ---- Xen ABI bits not in persona_xen.h ---------------------------------- */
@@ -224,6 +228,19 @@ static_assert(offsetof(struct fz_rec, target) == REC_TARGET, "target");
 static_assert(FZ_RING * REC_SIZE == 0x2000, "ring size");
 static_assert(FZ_BATCH * REC_SIZE == 0x10000, "batch size");
 
+/* Breadcrumbs of the 64-bit guest, for a guest that dies silently. */
+enum {
+	FZW_GEN = 1,
+	FZW_HCALL,
+	FZW_HCALL_DONE,
+	FZW_MSR,
+	FZW_MSR_DONE,
+	FZW_TWIDDLE,
+	FZW_CHECK,
+	FZW_CANARY,
+	FZW_FINAL,
+};
+
 /* Per-vCPU status, in the control page. */
 struct fz_vstat {
 	u64 quota;	/* host: hypercalls to make */
@@ -242,7 +259,11 @@ struct fz_vstat {
 	u64 canary_checks;
 	u64 seed;
 	u64 phase;
-	u64 pad[15];
+	u64 where;	/* guest: what it was doing last (FZW_*) */
+	u64 in_upcall;	/* guest: inside the upcall handler */
+	u64 spurious;	/* guest: vector 255 interrupts taken */
+	u64 allow_spurious;	/* host: count them instead of failing */
+	u64 pad[11];
 };
 
 #define VS_UPCALLS	24
@@ -254,6 +275,8 @@ struct fz_vstat {
 #define VS_B_N		96
 #define VS_MSRW		16
 #define VS_HCALLS	8
+#define VS_SPURIOUS	152
+#define VS_ALLOW_SP	160
 static_assert(sizeof(struct fz_vstat) == 256, "fz_vstat");
 static_assert(offsetof(struct fz_vstat, upcalls) == VS_UPCALLS, "upcalls");
 static_assert(offsetof(struct fz_vstat, cur_rec) == VS_CUR, "cur_rec");
@@ -264,6 +287,8 @@ static_assert(offsetof(struct fz_vstat, b_idx) == VS_B_IDX, "b_idx");
 static_assert(offsetof(struct fz_vstat, b_n) == VS_B_N, "b_n");
 static_assert(offsetof(struct fz_vstat, msr_writes) == VS_MSRW, "msrw");
 static_assert(offsetof(struct fz_vstat, hcalls) == VS_HCALLS, "hcalls");
+static_assert(offsetof(struct fz_vstat, spurious) == VS_SPURIOUS, "sp");
+static_assert(offsetof(struct fz_vstat, allow_spurious) == VS_ALLOW_SP, "asp");
 
 struct fz_ctl {
 	u64 nr_vcpus;
@@ -299,6 +324,7 @@ enum fz_err {
 	FZE_VECTOR32,
 	FZE_VECTOR64,
 	FZE_TIMER,
+	FZE_SPURIOUS,
 	FZE_NR,
 };
 
@@ -562,10 +588,15 @@ static void fz_gen_evtchn(struct fz_gen *g, struct fz_rec *r)
 	cmd = fz_pct(g, 65) ? EVTCHNOP_send :
 	      fz_pct(g, 80) ? fz_below(g, 14) : fz_rand(g);
 	r->arg[0] = fz_w(g, cmd);
-	if (fz_pct(g, 55))
-		port = fz_pct(g, 70) ?
-		       FZ_PORT_IPI(fz_below(g, g->nr_vcpus)) :
-		       fz_pct(g, 50) ? FZ_PORT_IDOM : FZ_PORT_EFD;
+	port = fz_below(g, 100);
+	if (port < 28)
+		port = FZ_PORT_IPI(fz_below(g, g->nr_vcpus));
+	else if (port < 36)
+		port = FZ_PORT_HIPI(fz_below(g, g->nr_vcpus));
+	else if (port < 46)
+		port = FZ_PORT_IDOM;
+	else if (port < 55)
+		port = FZ_PORT_EFD;
 	else
 		port = fz_port(g);
 	r->arg[1] = fz_ptr(g, k, 4, &off);
@@ -582,10 +613,16 @@ static void fz_gen_evtchn(struct fz_gen *g, struct fz_rec *r)
 	}
 	if (k != FZP_VALID)
 		return;
-	if (fz_port_registered(g, port))
+	if (fz_port_registered(g, port)) {
 		fz_expect_kernel(r, 0);
-	else
+	} else if (port >= FZ_PORT_HIPI(0) &&
+		   port < FZ_PORT_HIPI(g->nr_vcpus)) {
+		/* 0, or an exit while the VM is latched 32-bit. */
+		r->expect |= FZX_WANT;
+		r->want = 0;
+	} else {
 		r->expect |= FZX_EXIT;
+	}
 }
 
 static void fz_gen_poll(struct fz_gen *g, struct fz_rec *r)
@@ -1224,6 +1261,7 @@ static void fz_upcall(struct ex_regs *regs)
 	struct fz_vstat *vs = &FZ_CTLP->v[i];
 	u8 *vi = (u8 *)READ_ONCE(vs->vcpu_info);
 
+	WRITE_ONCE(vs->in_upcall, vs->in_upcall + 1);
 	WRITE_ONCE(vs->upcalls, vs->upcalls + 1);
 	if (vi) {
 		__atomic_exchange_n((u32 *)(vi + 4), 0, __ATOMIC_SEQ_CST);
@@ -1233,6 +1271,7 @@ static void fz_upcall(struct ex_regs *regs)
 	}
 	if (regs->vector == VCPU_UPCALL_VECTOR)
 		x2apic_write_reg(APIC_EOI, 0);
+	WRITE_ONCE(vs->in_upcall, vs->in_upcall - 1);
 }
 
 /*
@@ -1250,6 +1289,16 @@ static void fz_exception(struct ex_regs *regs)
 	}
 	fz_guest_fail(vs, FZE_VECTOR64, 0, regs->vector | regs->error_code << 8,
 		      regs->rip);
+}
+
+/* Vector 255: nothing in this VM raises it. */
+static void fz_spurious(struct ex_regs *regs)
+{
+	struct fz_vstat *vs = &FZ_CTLP->v[rdmsr(MSR_GS_BASE)];
+
+	WRITE_ONCE(vs->spurious, vs->spurious + 1);
+	if (!READ_ONCE(vs->allow_spurious))
+		fz_guest_fail(vs, FZE_SPURIOUS, 0, regs->vector, regs->rip);
 }
 
 static u64 fz_shinfo(void)
@@ -1300,6 +1349,7 @@ static void fz_exec(struct fz_vstat *vs, struct fz_gen *g, struct fz_rec *r)
 	WRITE_ONCE(vs->cur_rec, (u64)r);
 	switch (r->kind) {
 	case FZK_HCALL:
+		WRITE_ONCE(vs->where, FZW_HCALL);
 		if (r->pend)
 			__atomic_or_fetch((u64 *)(fz_shinfo() + XEN_SHINFO_PENDING) +
 					  (r->pend - 1) / 64,
@@ -1326,23 +1376,28 @@ static void fz_exec(struct fz_vstat *vs, struct fz_gen *g, struct fz_rec *r)
 		r->out[4] = h.r8;
 		r->out[5] = h.r9;
 		WRITE_ONCE(vs->hcalls, vs->hcalls + 1);
+		WRITE_ONCE(vs->where, FZW_HCALL_DONE);
 		break;
 	case FZK_WRMSR:
+		WRITE_ONCE(vs->where, FZW_MSR);
 		if (r->expect & (FZX_STUBS | FZX_KEEP))
 			for (i = 0; i < 512; i++)
 				((u64 *)FZ_V(g->vcpu))[i] = fz_mix(r->seq + i);
 		r->fault = wrmsr_safe(r->target, r->nr);
 		WRITE_ONCE(vs->msr_writes, vs->msr_writes + 1);
+		WRITE_ONCE(vs->where, FZW_MSR_DONE);
 		break;
 	case FZK_RDMSR:
 		r->fault = rdmsr_safe(r->target, &v);
 		r->res = v;
 		break;
 	case FZK_TWIDDLE:
+		WRITE_ONCE(vs->where, FZW_TWIDDLE);
 		fz_twiddle(vs, r);
 		break;
 	}
 	WRITE_ONCE(vs->cur_rec, 0);
+	WRITE_ONCE(vs->where, FZW_CHECK);
 }
 
 static void fz_verify(struct fz_vstat *vs, struct fz_gen *g,
@@ -1425,6 +1480,9 @@ static void fz_guest_final(struct fz_vstat *vs, struct fz_gen *g, u32 i)
 	    !(READ_ONCE(*(u64 *)(sh + XEN_SHINFO_PENDING)) & (1ull << port)))
 		fz_guest_fail(vs, FZE_UPCALL, g->seq, port, spin);
 	fz_canary_check(vs, g->seq);
+	/* Leave with a timer armed (100 ms: Xen's rule for a negative one). */
+	fz_final_op(vs, g, fz_slot(i, g->seq + 1), XEN_HC_set_timer_op, -1ull,
+		    0, FZX_KERNEL | FZX_WANT, 0);
 }
 
 /* libkvm enters with RSP 16-byte aligned, not as after a call. */
@@ -1454,6 +1512,7 @@ static void __attribute__((force_align_arg_pointer)) fz_guest_main(u64 i)
 		if (!(n++ % 1024))
 			fz_canary_check(vs, g.seq);
 		r = fz_slot(i, g.seq + 1);
+		WRITE_ONCE(vs->where, FZW_GEN);
 		fz_gen_op(&g, r);
 		fz_exec(vs, &g, r);
 		fz_verify(vs, &g, r);
@@ -1617,7 +1676,14 @@ __asm__(".pushsection .rodata.fz32, \"a\"\n"
 	"	mov 32(%esp), %eax\n"
 	"	cmp $" FZ_STR(UPCALL_VECTOR) ", %eax\n"
 	"	je 3f\n"
-	"	cmp $13, %eax\n"
+	"	cmp $0xff, %eax\n"
+	"	jne 6f\n"
+	"	cmpl $0, " FZ_STR(VS_ALLOW_SP) "(%esi)\n"
+	"	je 4f\n"
+	"	addl $1, " FZ_STR(VS_SPURIOUS) "(%esi)\n"
+	"	adcl $0, " FZ_STR(VS_SPURIOUS) "+4(%esi)\n"
+	"	jmp 5f\n"
+	"6:	cmp $13, %eax\n"
 	"	jne 4f\n"
 	"	mov 40(%esp), %ebx\n"
 	"	lea (fz32_wrmsr_insn - fz32_start)(%ebp), %ecx\n"
@@ -1711,6 +1777,7 @@ struct fz_vm {
 	u64 quota;
 	bool vmmcall;
 	bool runstate;		/* KVM_XEN_HVM_CONFIG_RUNSTATE */
+	bool allow_spurious;	/* FUZZ_ALLOW_SPURIOUS */
 	u8 *canary;		/* the canary pages as written */
 	int irqfd[FZ_MAX_VCPUS];
 	int efd;		/* FZ_PORT_EFD's eventfd */
@@ -1748,6 +1815,7 @@ static const char * const fz_err_names[FZE_NR] = {
 	[FZE_VECTOR32] = "unexpected exception in the 32-bit guest",
 	[FZE_VECTOR64] = "unexpected exception in the 64-bit guest",
 	[FZE_TIMER] = "a singleshot timer set far in the future is not armed any more",
+	[FZE_SPURIOUS] = "interrupt vector 255 injected, which nothing raises (-1 from KVM's get-interrupt after has-interrupt said yes?); FUZZ_ALLOW_SPURIOUS=1 counts them instead",
 };
 
 static u64 fz_now_ns(void)
@@ -1835,8 +1903,8 @@ static void fz_print_rec(const struct fz_rec *r, bool compat)
 	       r->alt, r->pkind, r->pend, fz_check(r, compat));
 }
 
-/* The last operations of vCPU @i, oldest first. */
-static void fz_print_ring(struct fz_vm *f, u32 i)
+/* The last @nr operations of vCPU @i, oldest first. */
+static void fz_print_ring(struct fz_vm *f, u32 i, u32 nr)
 {
 	struct fz_cpu *c = &f->cpu[i];
 	struct fz_vstat *vs = &f->ctl->v[i];
@@ -1844,9 +1912,13 @@ static void fz_print_ring(struct fz_vm *f, u32 i)
 	u64 max = 0, s;
 	u32 k, n;
 
-	fz_log("# vCPU %u (%s): hcalls=%lu msr_writes=%lu upcalls=%lu",
-	       i, c->compat ? "32-bit" : "64-bit", vs->hcalls, vs->msr_writes,
-	       vs->upcalls);
+	fz_log("# vCPU %u (%s): where=%lu in_upcall=%lu cur_rec=%#lx",
+	       i, c->compat ? "32-bit" : "64-bit", vs->where, vs->in_upcall,
+	       vs->cur_rec);
+	fz_log(" vcpu_info=%#lx shinfo=%#lx\n", vs->vcpu_info,
+	       f->ctl->shinfo_gpa);
+	fz_log("# vCPU %u: hcalls=%lu msr_writes=%lu upcalls=%lu", i,
+	       vs->hcalls, vs->msr_writes, vs->upcalls);
 	fz_log(" exits=%lu twiddles=%lu kicks=%lu\n",
 	       vs->exits, vs->twiddles, c->kicks);
 	if (c->compat) {
@@ -1856,7 +1928,7 @@ static void fz_print_ring(struct fz_vm *f, u32 i)
 			n = vs->b_n;
 		fz_log("# last operations of vCPU %u (batch %lu):\n", i,
 		       c->batches);
-		for (k = n > FZ_RING ? n - FZ_RING : 0; k < n; k++)
+		for (k = n > nr ? n - nr : 0; k < n; k++)
 			fz_print_rec(&recs[k], true);
 		return;
 	}
@@ -1865,7 +1937,7 @@ static void fz_print_ring(struct fz_vm *f, u32 i)
 		if (recs[k].seq > max)
 			max = recs[k].seq;
 	fz_log("# last operations of vCPU %u:\n", i);
-	for (s = max > FZ_RING ? max - FZ_RING + 1 : 1; s <= max; s++) {
+	for (s = max > nr ? max - nr + 1 : 1; s <= max; s++) {
 		r = &recs[s % FZ_RING];
 		if (r->seq == s)
 			fz_print_rec(r, false);
@@ -2221,7 +2293,10 @@ static void fz_unexpected_exit(struct fz_vm *f, struct fz_cpu *c, int why)
 
 	vcpu_regs_get(c->vcpu, &regs);
 	if (why == KVM_EXIT_IO && run->io.port == FZ_PORT_FAIL) {
-		if (vs->fail_code == FZE_VECTOR64)
+		if (vs->fail_code == FZE_VECTOR32 && vs->fail_val[0] == 0xff)
+			fz_failf(f, c->idx, "32-bit guest: %s",
+				 fz_err_names[FZE_SPURIOUS]);
+		else if (vs->fail_code == FZE_VECTOR64)
 			fz_failf(f, c->idx,
 				 "64-bit guest: exception %lu (error %#lx) at %#lx",
 				 vs->fail_val[0] & 0xff, vs->fail_val[0] >> 8,
@@ -2364,6 +2439,8 @@ static void fz32_batch(struct fz_vm *f, struct fz_cpu *c, bool final)
 		recs[n].arg[0] = 10000000;
 		recs[n].arg[1] = (u32)vs->upcalls;
 		n++;
+		fz32_final_rec(c, &recs[n++], XEN_HC_set_timer_op, -1u, -1u,
+			       FZX_KERNEL | FZX_WANT, 0);
 	}
 	while (!final && n < FZ_BATCH && planned < vs->quota &&
 	       used + FZ_BUF_LEN <= FZ32_ARENA_SIZE) {
@@ -2477,17 +2554,22 @@ static void *fz_agitator(void *arg)
 				fz_failf(f, vcpu, "agitator: memslot: %d", r);
 			flapped = !flapped;
 		} else if (p < 40) {
+			/* Above 1023 only while the VM is latched 64-bit. */
+			if (fz_pct(&g, 40))
+				port = 1024 + fz_below(&g, 3072);
 			r = xen_send(f->vm, port, vcpu, PRIO_2L);
-			if (r)
-				fz_failf(f, vcpu, "agitator: EVTCHN_SEND: %d", r);
+			if (r && (r != -EINVAL || port < XEN_NR_PORTS_32))
+				fz_failf(f, vcpu, "agitator: EVTCHN_SEND %u: %d",
+					 port, r);
 		} else if (p < 70) {
 			eventfd_write(f->irqfd[vcpu], 1);
 		} else if (p < 85) {
+			port = p & 1 ? FZ_PORT_IPI(vcpu) : FZ_PORT_HIPI(vcpu);
 			r = xen_evtchn_port(f->vm, KVM_XEN_EVTCHN_UPDATE,
-					    FZ_PORT_IPI(vcpu), EVTCHNSTAT_ipi,
-					    FZ_PORT_IPI(vcpu),
+					    port, EVTCHNSTAT_ipi, port,
 					    fz_below(&g, f->nr_vcpus), PRIO_2L);
-			if (r)
+			/* High ports: -EINVAL while latched 32-bit. */
+			if (r && (r != -EINVAL || port < XEN_NR_PORTS_32))
 				fz_failf(f, vcpu, "agitator: EVTCHN UPDATE: %d",
 					 r);
 		} else {
@@ -2599,6 +2681,7 @@ static void __fz_setup(struct __test_metadata *_metadata, struct fz_vm *f,
 	for (i = 0; i < 32; i++)
 		if (i != 2)	/* NMI */
 			vm_install_exception_handler(f->vm, i, fz_exception);
+	vm_install_exception_handler(f->vm, 0xff, fz_spurious);
 
 	vm_userspace_mem_region_add(f->vm, VM_MEM_SRC_ANONYMOUS, FZ_GPA,
 				    FZ_SLOT, FZ_PAGES, 0);
@@ -2653,6 +2736,7 @@ static void __fz_setup(struct __test_metadata *_metadata, struct fz_vm *f,
 		f->ctl->v[i].quota = f->quota / f->nr_vcpus +
 				     (i ? 0 : f->quota % f->nr_vcpus);
 		f->ctl->v[i].vcpu_info = FZ_T(0) + i * 64;
+		f->ctl->v[i].allow_spurious = f->allow_spurious;
 		vcpu_init_descriptor_tables(c->vcpu);
 		vcpu_args_set(c->vcpu, 1, (u64)i);
 
@@ -2676,6 +2760,9 @@ static void __fz_setup(struct __test_metadata *_metadata, struct fz_vm *f,
 		}
 		ASSERT_EQ(0, xen_evtchn_port(f->vm, 0, FZ_PORT_IPI(i),
 					     EVTCHNSTAT_ipi, FZ_PORT_IPI(i), i,
+					     PRIO_2L));
+		ASSERT_EQ(0, xen_evtchn_port(f->vm, 0, FZ_PORT_HIPI(i),
+					     EVTCHNSTAT_ipi, FZ_PORT_HIPI(i), i,
 					     PRIO_2L));
 		if (c->compat)
 			fz_setup_32(f, c);
@@ -2753,6 +2840,7 @@ TEST(fuzz_guest)
 	f->quota = fz_env("FUZZ_HCALLS", 100000);
 	f->nr_vcpus = fz_env("FUZZ_VCPUS", 4);
 	f->nr_compat = fz_env("FUZZ_VCPUS32", 1);
+	f->allow_spurious = fz_env("FUZZ_ALLOW_SPURIOUS", 0);
 	fz_log("# seed=%lu\n", f->seed);
 	if (xen_missing(CAPS_EVTCHN))
 		return;
@@ -2847,13 +2935,10 @@ TEST(fuzz_guest)
 	if (READ_ONCE(f->failed)) {
 		fz_log("# FAILED on vCPU %u: %s (seed=%lu)\n", f->fail_vcpu,
 		       f->why, f->seed);
-		fz_print_ring(f, f->fail_vcpu);
+		fz_print_ring(f, f->fail_vcpu, FZ_RING);
 		for (i = 0; i < f->nr_vcpus; i++)
 			if (i != f->fail_vcpu)
-				fz_log("# vCPU %u: hcalls=%lu upcalls=%lu exits=%lu\n",
-				       i, f->ctl->v[i].hcalls,
-				       f->ctl->v[i].upcalls,
-				       f->ctl->v[i].exits);
+				fz_print_ring(f, i, 4);
 	}
 	for (i = 0; i < f->nr_vcpus; i++) {
 		struct fz_vstat *vs = &f->ctl->v[i];
@@ -2863,8 +2948,8 @@ TEST(fuzz_guest)
 		       vs->msr_writes);
 		fz_log(" vmm_exits=%lu upcalls=%lu twiddles=%lu", vs->exits,
 		       vs->upcalls, vs->twiddles);
-		fz_log(" canary_checks=%lu kicks=%lu\n", vs->canary_checks,
-		       f->cpu[i].kicks);
+		fz_log(" canary_checks=%lu kicks=%lu spurious=%lu\n",
+		       vs->canary_checks, f->cpu[i].kicks, vs->spurious);
 	}
 	fz_log("# upcalls=%lu vmm_exits=%lu kicks=%lu agitations=%lu\n",
 	       upcalls, exits, kicks, f->agitations);
