@@ -111,7 +111,11 @@ static const u8 fz_canary_pages[] = { 0, 2, 11, 20, 38, 75 };
 #define FZ_PORT_EFD		40	/* signals an eventfd */
 /* Ports above the 32-bit limit: usable while the VM is latched 64-bit. */
 #define FZ_PORT_HIPI(i)		(2000 + (i))
-#define FZ_PORT_IRQFD(i)	((i) & 1 ? 3000 + (i) : 50 + (i))
+static inline u32 fz_port_irqfd(u32 i)
+{
+	return (i & 1 ? 3000 : 50) + i;
+}
+
 #define FZ_GSI(i)		(32 + (i))
 
 /* ---- Xen ABI bits not in persona_xen.h ---------------------------------- */
@@ -1815,7 +1819,8 @@ static const char * const fz_err_names[FZE_NR] = {
 	[FZE_VECTOR32] = "unexpected exception in the 32-bit guest",
 	[FZE_VECTOR64] = "unexpected exception in the 64-bit guest",
 	[FZE_TIMER] = "a singleshot timer set far in the future is not armed any more",
-	[FZE_SPURIOUS] = "interrupt vector 255 injected, which nothing raises (-1 from KVM's get-interrupt after has-interrupt said yes?); FUZZ_ALLOW_SPURIOUS=1 counts them instead",
+	/* -1 from kvm_cpu_get_interrupt() after has-interrupt said yes? */
+	[FZE_SPURIOUS] = "interrupt on vector 255, which nothing raises",
 };
 
 static u64 fz_now_ns(void)
@@ -2782,7 +2787,7 @@ static void __fz_setup(struct __test_metadata *_metadata, struct fz_vm *f,
 
 		e->gsi = FZ_GSI(i);
 		e->type = KVM_IRQ_ROUTING_XEN_EVTCHN;
-		e->u.xen_evtchn.port = FZ_PORT_IRQFD(i);
+		e->u.xen_evtchn.port = fz_port_irqfd(i);
 		e->u.xen_evtchn.vcpu = i;
 		e->u.xen_evtchn.priority = PRIO_2L;
 		f->irqfd[i] = eventfd(0, EFD_NONBLOCK);
