@@ -37,7 +37,7 @@
 #                             hypercalls per run (default: the fuzzer's,
 #                             10^5) and the seed (default: from the clock)
 #   FUZZ_IOCTLS, FUZZ_VMS     xen_fuzz_vmm's ioctls (default 10^4) and
-#                             xen_fuzz_lifecycle's VMs (default 40)
+#                             xen_fuzz_lifecycle's VMs (default 24)
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -25,7 +25,7 @@
  * must not write through a stale mapping into freed guest pages (a KASAN
  * report on a debug kernel, silent corruption on a stock one).
  *
- * Environment: FUZZ_SEED, FUZZ_VMS (VMs to create, default 40),
+ * Environment: FUZZ_SEED, FUZZ_VMS (VMs to create, default 24),
  * FUZZ_LC_MEM_MB (child guest memory, default 128), KVM_PERSONA_KO
  * (without it, no rmmod), FUZZ_TIMEOUT, FUZZ_STALL.  The module is loaded
  * when the test ends.
@@ -907,7 +907,7 @@ static void lc_watchdog_extra(void)
 TEST(fuzz_lifecycle)
 {
 	struct sigaction sa = { .sa_handler = lc_sigusr1 };
-	u64 target = fz_env("FUZZ_VMS", 40), t0;
+	u64 target = fz_env("FUZZ_VMS", 24), t0;
 	struct lc_child *c;
 	struct fz_rng r;
 	pthread_t h;

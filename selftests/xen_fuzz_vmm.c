@@ -1706,6 +1706,21 @@ static void fv_final_no_upcall(unsigned int j, u32 port)
 		fz_fail("final: vCPU %u took port %u only after a KVM_RUN (lost wake-up)",
 			j, port);
 
+	/* Unmap vcpu_info and map it again at the same place. */
+	fv_pause(j);
+	r = xen_vcpu_set_gpa(fv.vcpu[j], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+			     XEN_INVALID_GPA);
+	r = r ? r : xen_vcpu_set_gpa(fv.vcpu[j],
+				     KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa);
+	fv_resume(j);
+	memset(vi, 0, 16);
+	bit_set(fv.mem[0] + XEN_SHINFO_PENDING, port, false);
+	old = READ_ONCE(fv.g->irqs[j]);
+	r = r ? r : xen_send(fv.vm, port, j, PRIO_2L);
+	if (!r && fv_wait_above(&fv.g->irqs[j], old, 5000))
+		fz_fail("final: vCPU %u took port %u after vcpu_info %#llx was remapped",
+			j, port, (unsigned long long)gpa);
+
 	/* The same event through a vcpu_info somewhere else. */
 	gpa2 = FV_GPA + FV_AREA_PAGE * 4096 + j * 64;
 	vi2 = fv.mem[0] + FV_AREA_PAGE * 4096 + j * 64;
@@ -1775,6 +1790,16 @@ static void fv_final_check(void)
 		fz_check_eq(xen_vcpu_set(fv.vcpu[j], &v), 0, "final: VCPU_ID");
 		fz_check_eq(xen_set_timer(fv.vcpu[j], 0, PRIO_2L, 0), 0,
 			    "final: timer off");
+		/* No other area overlapping vcpu_info any more. */
+		fz_check_eq(xen_vcpu_set_gpa(fv.vcpu[j],
+					     KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO,
+					     XEN_INVALID_GPA), 0,
+			    "final: VCPU_TIME_INFO off");
+		if (fv.caps & CAP_RUNSTATE)
+			fz_check_eq(xen_vcpu_set_gpa(fv.vcpu[j],
+						     KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
+						     XEN_INVALID_GPA), 0,
+				    "final: RUNSTATE_ADDR off");
 		fz_check_eq(xen_vcpu_set_gpa(fv.vcpu[j],
 					     KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
 					     FV_GPA + j * 64), 0,
