@@ -347,6 +347,9 @@ static struct {
 		bool paused;
 	} vp[FV_MAX_VCPUS];
 
+	/* Last TIMER port set per vCPU: nothing else may change it. */
+	u32 timer_port[FV_MAX_VCPUS];
+
 	u64 target;
 	int stop_fuzz;
 	int stop_vcpus;
@@ -998,6 +1001,13 @@ static void fv_op_vcpu_id(struct fz_rng *r)
 	pthread_mutex_unlock(lk);
 }
 
+static long xen_get_timer_rec(unsigned int j, struct kvm_xen_vcpu_attr *a)
+{
+	memset(a, 0x5a, sizeof(*a));
+	a->type = KVM_XEN_VCPU_ATTR_TYPE_TIMER;
+	return fv_vcpu_get(j, a, "get_timer");
+}
+
 static void fv_op_timer(struct fz_rng *r)
 {
 	struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_TIMER };
@@ -1027,6 +1037,14 @@ static void fv_op_timer(struct fz_rng *r)
 		break;
 	}
 	pthread_mutex_lock(lk);
+	if (!fz_chance(r, 50)) {
+		struct kvm_xen_vcpu_attr g;
+
+		fz_check_eq(xen_get_timer_rec(j, &g), 0, "GET TIMER");
+		if (g.u.timer.port != fv.timer_port[j])
+			fz_fail("vCPU %u: TIMER port is %#x, last set to %#x (overwritten?)",
+				j, g.u.timer.port, fv.timer_port[j]);
+	}
 	ret = fv_vcpu_set(j, &a, "timer");
 	fz_check_eq(ret, a.u.timer.port && a.u.timer.priority != PRIO_2L ?
 			 -EINVAL : 0,
@@ -1035,8 +1053,8 @@ static void fv_op_timer(struct fz_rng *r)
 	if (!ret) {
 		u32 port = a.u.timer.port;
 
-		memset(&a.u, 0x5a, sizeof(a.u));
-		fz_check_eq(fv_vcpu_get(j, &a, "get_timer"), 0, "GET TIMER");
+		fv.timer_port[j] = port;
+		fz_check_eq(xen_get_timer_rec(j, &a), 0, "GET TIMER");
 		if (a.u.timer.port != port)
 			fz_fail("TIMER port set to %u reads back %u", port,
 				a.u.timer.port);
@@ -1655,6 +1673,7 @@ static void fv_setup(struct __test_metadata *_metadata, struct fz_rng *r)
 					      FV_GPA + i * 64));
 		ASSERT_EQ(0, xen_set_timer(fv.vcpu[i], fv.g->ports[i % 4],
 					   PRIO_2L, 0));
+		fv.timer_port[i] = fv.g->ports[i % 4];
 		ASSERT_EQ(0, xen_evtchn_port(fv.vm, 0, fv.g->ports[4 + i],
 					     EVTCHNSTAT_ipi, fv.g->ports[4 + i],
 					     i, PRIO_2L));
