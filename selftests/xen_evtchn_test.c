@@ -512,7 +512,7 @@ TEST(vcpu_info_must_be_4_byte_aligned)
 
 struct flipper {
 	struct kvm_vm *vm;
-	volatile int stop;
+	int stop;
 	unsigned long flips;
 };
 
@@ -520,7 +520,7 @@ static void *flip_long_mode(void *arg)
 {
 	struct flipper *f = arg;
 
-	while (!f->stop) {
+	while (!READ_ONCE(f->stop)) {
 		xen_set_long_mode(f->vm, f->flips & 1);
 		f->flips++;
 	}
@@ -567,7 +567,7 @@ TEST(send_while_long_mode_flips)
 		ASSERT_TRUE(r == 0 || r == -EINVAL) TH_LOG("send: %d", r);
 		sends++;
 	}
-	f.stop = 1;
+	WRITE_ONCE(f.stop, 1);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	TH_LOG("%lu sends, %lu flips", sends, f.flips);
 

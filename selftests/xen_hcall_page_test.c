@@ -465,7 +465,7 @@ static void guest_blob_loop(void)
 
 struct port_churn {
 	struct kvm_vm *vm;
-	volatile int stop;
+	int stop;
 	unsigned long ops;
 	int err;
 };
@@ -476,7 +476,7 @@ static void *churn_ports(void *arg)
 	struct port_churn *c = arg;
 	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_EVTCHN };
 
-	while (!c->stop && !c->err) {
+	while (!READ_ONCE(c->stop) && !c->err) {
 		a.u.evtchn.send_port = 5;
 		a.u.evtchn.type = EVTCHNSTAT_ipi;
 		a.u.evtchn.flags = 0;
@@ -527,7 +527,7 @@ TEST(blob_page_writes_while_ports_churn)
 	churn.vm = vm;
 	ASSERT_EQ(0, pthread_create(&thread, NULL, churn_ports, &churn));
 	ASSERT_EQ(UCALL_DONE, run_vcpu(vcpu, &uc));
-	churn.stop = 1;
+	WRITE_ONCE(churn.stop, 1);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	ASSERT_EQ(0, churn.err);
 	TH_LOG("%d page writes, %lu port operations", BLOB_WRITES, churn.ops);

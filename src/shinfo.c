@@ -50,8 +50,7 @@ static bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
  * Record a write through @gpc in the dirty log, which needs the vCPU that
  * is running on this CPU (with a dirty ring, kvm.ko warns otherwise).
  */
-void persona_mark_dirty(struct kvm_vcpu *vcpu,
-			       struct gfn_to_pfn_cache *gpc)
+void persona_mark_dirty(struct kvm_vcpu *vcpu, struct gfn_to_pfn_cache *gpc)
 {
 	if (kvm_get_running_vcpu() == vcpu)
 		mark_page_dirty_in_slot(vcpu->kvm, gpc->memslot,
