@@ -637,10 +637,11 @@ static void fz_gen_poll(struct fz_gen *g, struct fz_rec *r)
 	u64 ports, timeout, t = fz_below(g, 100);
 	s64 off, poff;
 
-	timeout = t < 70 ? 1 + fz_below(g, 200000) :
-		  t < 75 ? 0 :
-		  t < 90 ? 1 + fz_below(g, 2000000) : fz_rand(g) | 1;
-	if (t >= 90 && fz_pct(g, 90))
+	/* Forever (0) and very long ones end with an event or a kick. */
+	timeout = t < 88 ? 1 + fz_below(g, 200000) :
+		  t < 90 ? 0 :
+		  t < 97 ? 1 + fz_below(g, 2000000) : fz_rand(g) | 1;
+	if (t >= 97 && fz_pct(g, 80))
 		timeout &= 0xffffff;
 	/* The array, even where nr_ports says it cannot be read whole. */
 	n = nr > 260 ? 1 + fz_below(g, 8) : nr;
@@ -1982,6 +1983,9 @@ static s64 fz_area_result(struct fz_vm *f, struct fz_cpu *c, const char *what,
 {
 	int want = (gpa & 0xfff) + len > 0x1000 ? -EINVAL : 0;
 
+	/* A vcpu_info not 4-byte aligned: -ENXIO since upstream 6.2. */
+	if (r == -ENXIO && len == 64 && (gpa & 3))
+		return r;
 	if (r != want)
 		fz_failf(f, c->idx, "VMM: %s at %#lx: %d (%s), expected %d",
 			 what, gpa, r, strerror(-r), want);
@@ -2894,7 +2898,7 @@ TEST(fuzz_guest)
 			    !READ_ONCE(f->failed)) {
 				fz_failf(f, i, "vCPU %u made no progress for 60 s",
 					 i);
-			} else if (now - c->last_change_ns > 50000000ull) {
+			} else if (now - c->last_change_ns > 30000000ull) {
 				pthread_kill(c->thread, SIGUSR1);
 				c->kicks++;
 			}
