@@ -2894,9 +2894,13 @@ TEST(fuzz_guest)
 				c->last_change_ns = now;
 				continue;
 			}
-			if (now - c->last_change_ns > 60000000000ull &&
+			/*
+			 * Generous: the test host's clock runs fast when the
+			 * machine under it is loaded.
+			 */
+			if (now - c->last_change_ns > 300000000000ull &&
 			    !READ_ONCE(f->failed)) {
-				fz_failf(f, i, "vCPU %u made no progress for 60 s",
+				fz_failf(f, i, "vCPU %u made no progress for 300 s",
 					 i);
 			} else if (now - c->last_change_ns > 30000000ull) {
 				pthread_kill(c->thread, SIGUSR1);
