@@ -2128,6 +2128,33 @@ static s64 fz_vmm_evtchn(struct fz_vm *f, struct fz_cpu *c, u32 cmd, u64 p)
 	return r;
 }
 
+/*
+ * What only the VMM sets must stay as it set it, whatever the guest does:
+ * the vCPU's Xen ID and its timer's port (the timer's state goes in *ta).
+ */
+static bool fz_vcpu_attrs_ok(struct fz_vm *f, struct fz_cpu *c,
+			     struct kvm_xen_vcpu_attr *ta)
+{
+	struct kvm_xen_vcpu_attr id;
+	int r;
+
+	r = xen_get_timer(c->vcpu, ta);
+	if (r || ta->u.timer.port != FZ_PORT_TIMER(c->idx)) {
+		fz_failf(f, c->idx, "VMM: TIMER attribute: %d, port %u (set: %u)",
+			 r, ta->u.timer.port, FZ_PORT_TIMER(c->idx));
+		return false;
+	}
+	memset(&id, 0x5a, sizeof(id));
+	id.type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID;
+	r = xen_vcpu_get(c->vcpu, &id);
+	if (r || id.u.vcpu_id != c->idx) {
+		fz_failf(f, c->idx, "VMM: VCPU_ID attribute: %d, %u (set: %u)",
+			 r, id.u.vcpu_id, c->idx);
+		return false;
+	}
+	return true;
+}
+
 /* KVM_EXIT_XEN: check it is the guest's hypercall, answer it. */
 static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 {
@@ -2185,10 +2212,8 @@ static void fz_vmm_hcall(struct fz_vm *f, struct fz_cpu *c)
 		res = fz_vmm_evtchn(f, c, r->arg[0], r->arg[1]);
 		break;
 	case FZ_HC_TIMER_PROBE:
-		if (xen_get_timer(c->vcpu, &ta)) {
-			fz_failf(f, c->idx, "VMM: KVM_XEN_VCPU_GET_ATTR TIMER failed");
+		if (!fz_vcpu_attrs_ok(f, c, &ta))
 			return;
-		}
 		res = ta.u.timer.expires_ns;
 		break;
 	case XEN_HC_sched_op:
@@ -2262,8 +2287,11 @@ static int fz_reset_vcpu(struct fz_vm *f, struct fz_cpu *c)
 		.u.vector = c->vector,
 	};
 	u64 gpa = FZ_T(0) + c->idx * 64;
+	struct kvm_xen_vcpu_attr ta;
 	int r;
 
+	if (!fz_vcpu_attrs_ok(f, c, &ta))
+		return -EIO;
 	r = fz_vcpu_attr(c->vcpu, KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa);
 	r = r ?: xen_vcpu_set(c->vcpu, &va);
 	f->ctl->v[c->idx].vcpu_info = gpa;
