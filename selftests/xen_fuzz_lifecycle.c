@@ -904,6 +904,13 @@ static void lc_watchdog_extra(void)
 			fz_dump_stacks(lc.child[i].pid);
 }
 
+/*
+ * The fuzzer's own watchdog (FUZZ_TIMEOUT, FUZZ_STALL) ends it, with the
+ * operation ring; the harness only backs it up.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT	7200
+
 TEST(fuzz_lifecycle)
 {
 	struct sigaction sa = { .sa_handler = lc_sigusr1 };
