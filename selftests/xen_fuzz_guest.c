@@ -29,8 +29,13 @@
  * arrives in RAX; argument registers and argument memory are untouched;
  * the MSR write raises #GP exactly when Xen's rules say so and otherwise
  * writes the hypercall page; canary pages that nothing may write stay
- * intact; afterwards every vCPU still gets answers and event upcalls.
- * On a failure, the last operations of the vCPU are printed.
+ * intact; a singleshot timer set in the far future stays armed; what
+ * only the VMM sets (the vCPU's Xen ID, its timer port) stays set; no
+ * interrupt arrives on a vector nothing raises; afterwards every vCPU
+ * still gets answers and event upcalls.  The VMM checks every exit
+ * against the hypercall the guest recorded, and the attribute calls it
+ * makes for the guest.  On a failure, the last operations of the vCPU
+ * are printed (and a few of every other vCPU).
  *
  * Environment: FUZZ_SEED (default: from the clock), FUZZ_HCALLS (guest
  * hypercalls in all, default 100000), FUZZ_VCPUS (default 4, at most 8),
