@@ -9,7 +9,7 @@
 # Usage: scripts/mkinitramfs.sh [--kernel-dir DIR] [OUT]
 #   DIR  an extracted kernel: DIR/vmlinuz and DIR/modules/ (the package's
 #        lib/modules/$KVER tree).  Default: $TEST_KERNEL from .cache/env.sh.
-#   OUT  default: .cache/l1-$KVER.cpio.gz
+#   OUT  default: .cache/l1-$KVER-<hash of DIR>.cpio.gz
 #
 # Prints OUT on stdout (progress goes to stderr).  The result is cached:
 # it is rebuilt only when this script, busybox or the kernel changes.
@@ -75,7 +75,10 @@ kernel_release()
 KVER=$(kernel_release "$KDIR_IMG/vmlinuz" || true)
 [ -n "$KVER" ] || KVER=$(basename "$KDIR_IMG")
 
-OUT=${OUT:-$CACHE/l1-$KVER.cpio.gz}
+# Two kernel directories may hold the same release (debug kernels of two
+# configurations, see debug-kernel.sh): the name tells them apart, so that
+# test hosts booting either at the same time never share an image.
+OUT=${OUT:-$CACHE/l1-$KVER-$(printf '%s' "$KDIR_IMG" | sha256sum | cut -c1-8).cpio.gz}
 mkdir -p "$(dirname "$OUT")"
 OUT=$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")
 
