@@ -371,7 +371,7 @@ static void lc_vm_create(struct lc_vm *v, struct fz_rng *r,
 /* Have each vCPU thread arm its timer @lo..@hi ns from now; wait for it. */
 static void lc_arm_timers(struct lc_vm *v, struct fz_rng *r, u64 lo, u64 hi)
 {
-	u64 now = kvmclock_ns(v->vm), end = fz_now_ns() + 5000 * MS;
+	u64 now = kvmclock_ns(v->vm), end = fz_now_ns() + 30000 * MS;
 	unsigned int i;
 
 	v->armed = 0;
@@ -451,7 +451,8 @@ static void lc_rmmod_busy(void)
 
 /*
  * No Xen VM: rmmod must succeed (the last VM's reference goes after an
- * RCU grace period, so allow a few seconds), then load it again.
+ * RCU grace period, so allow some seconds on a busy emulated host), then
+ * load it again.
  */
 static void lc_rmmod_idle(void)
 {
@@ -460,7 +461,7 @@ static void lc_rmmod_idle(void)
 
 	if (!lc_ko)
 		return;
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < 400; i++) {
 		r = lc_rmmod("idle");
 		if (!r)
 			break;
@@ -469,7 +470,7 @@ static void lc_rmmod_idle(void)
 		usleep(50000);
 	}
 	if (r)
-		fz_fail("rmmod refused for 5 s with no Xen VM left (a leaked module reference?)");
+		fz_fail("rmmod refused for 20 s with no Xen VM left (a leaked module reference?)");
 	if (lc_module_loaded())
 		fz_fail("rmmod succeeded but /sys/module/%s is still there",
 			LC_MODNAME);
@@ -641,7 +642,7 @@ static void lc_child_spawn(struct fz_rng *r)
 	c->rsp = rspp[0];
 	lc.vms++;
 
-	if (lc_read_byte(c->rsp, 120000) != 'R') {
+	if (lc_read_byte(c->rsp, 300000) != 'R') {
 		int status = -1;
 
 		waitpid(c->pid, &status, WNOHANG);
@@ -792,7 +793,7 @@ static void lc_stop_threads(struct lc_vm *v)
 	for (i = 0; i < v->nr_vcpus; i++) {
 		WRITE_ONCE(v->vcpu[i]->run->immediate_exit, 1);
 		for (tries = 0; pthread_tryjoin_np(v->thread[i], NULL); tries++) {
-			if (tries > 5000)
+			if (tries > 30000)
 				fz_fail("vCPU thread %u does not stop", i);
 			pthread_kill(v->thread[i], SIGUSR1);
 			usleep(1000);

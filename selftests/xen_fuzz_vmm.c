@@ -1718,7 +1718,7 @@ static void fv_final_no_upcall(unsigned int j, u32 port, bool timer)
 		       (unsigned long long)kvmclock_ns(fv.vm));
 	}
 	fv_resume(j);
-	fz_out("# final: vCPU %u: no upcall for port %u in 20 s: port pending %d, masked %d\n",
+	fz_out("# final: vCPU %u: no upcall for port %u in 30 s: port pending %d, masked %d\n",
 	       j, port, bit_in(fv.mem[0] + XEN_SHINFO_PENDING, port),
 	       bit_in(fv.mem[0] + XEN_SHINFO_MASK, port));
 	fz_out("# final: vcpu_info: upcall_pending %u, pending_sel %#llx; VCPU_INFO %#llx (%d)\n",
@@ -1861,7 +1861,7 @@ static void fv_final_check(void)
 		old = READ_ONCE(fv.g->irqs[j]);
 		fz_check_eq(xen_send(fv.vm, port, j, PRIO_2L), 0,
 			    "final: EVTCHN_SEND to vCPU %u", j);
-		if (!fv_wait_above(&fv.g->irqs[j], old, 20000))
+		if (!fv_wait_above(&fv.g->irqs[j], old, 30000))
 			fv_final_no_upcall(j, port, false);
 
 		old = READ_ONCE(fv.g->irqs[j]);
@@ -1870,7 +1870,7 @@ static void fv_final_check(void)
 					  kvmclock_ns(fv.vm) + MS), 0,
 			    "final: timer");
 		fv_resume(j);
-		if (!fv_wait_above(&fv.g->irqs[j], old, 20000))
+		if (!fv_wait_above(&fv.g->irqs[j], old, 30000))
 			fv_final_no_upcall(j, 20 + j, true);
 		old = READ_ONCE(fv.g->iter[j]);
 		if (!fv_wait_above(&fv.g->iter[j], old, 20000))
