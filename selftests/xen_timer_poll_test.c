@@ -896,7 +896,7 @@ TEST(vmm_dies_with_timer_and_irqfd_armed)
 	if (xen_missing(CAPS_EVTCHN))
 		return;
 
-	for (i = 0; i < 40; i++) {
+	for (i = 0; i < 24; i++) {
 		int efd = eventfd(0, EFD_NONBLOCK);
 		int status;
 		pid_t pid;
@@ -905,11 +905,13 @@ TEST(vmm_dies_with_timer_and_irqfd_armed)
 		pid = fork();
 		ASSERT_LE(0, pid);
 		if (!pid)
-			die_with_timer_armed(_metadata, (i % 10) * 500,
-					     16 + (i % 4) * 16, efd);
-		/* Signal the irqfd until the child is gone, and a bit more. */
-		while (waitpid(pid, &status, WNOHANG) == 0)
+			die_with_timer_armed(_metadata, (i % 8) * 500,
+					     8 + (i % 3) * 8, efd);
+		/* Signal the irqfd until the child is gone. */
+		while (waitpid(pid, &status, WNOHANG) == 0) {
 			ASSERT_EQ(0, eventfd_write(efd, 1));
+			usleep(50);
+		}
 		ASSERT_TRUE(WIFEXITED(status));
 		ASSERT_EQ(0, WEXITSTATUS(status));
 		close(efd);

@@ -169,8 +169,8 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	struct kvm *kvm = pvm->kvm;
 	unsigned long *pending, *mask;
 	struct kvm_vcpu_xen *vx;
+	bool notify = false, kick = false, wake = false;
 	struct kvm_vcpu *vcpu;
-	bool notify = false;
 	unsigned long flags;
 	unsigned int word;
 	int idx, rc;
@@ -217,7 +217,7 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	if (test_bit(xe->port, mask)) {
 		/* Masked: stays pending, but a poller on it wakes up. */
 		rc = -ENOTCONN;
-		persona_evtchn_wake_poller(pvm, vcpu, xe->port);
+		wake = true;
 		goto out;
 	}
 
@@ -230,13 +230,22 @@ int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 		notify = persona_evtchn_set_sel(gpc->khva, lm, word);
 	} else if (!test_and_set_bit(word, &vx->evtchn_pending_sel)) {
 		/* vcpu_info unmapped: the vCPU sets the selector itself. */
-		kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
-		kvm_vcpu_kick(vcpu);
+		kick = true;
 	}
-	persona_evtchn_wake_poller(pvm, vcpu, xe->port);
+	wake = true;
 out:
 	read_unlock_irqrestore(&gpc->lock, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
+	/*
+	 * Wake-ups take the scheduler's locks, so never under gpc->lock:
+	 * Documentation/locking.rst.
+	 */
+	if (kick) {
+		kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
+		kvm_vcpu_kick(vcpu);
+	}
+	if (wake)
+		persona_evtchn_wake_poller(pvm, vcpu, xe->port);
 	if (notify)
 		persona_evtchn_notify(vcpu);
 	return rc;

@@ -260,7 +260,22 @@ static void persona_runstate_write(struct persona_vm *pvm,
 				     state_entry_time);
 	}
 
-	read_lock_irqsave(&gpc->lock, flags);
+	if (may_sleep) {
+		read_lock_irqsave(&gpc->lock, flags);
+	} else {
+		/*
+		 * Scheduled in or out, perhaps under the runqueue lock,
+		 * while event delivery wakes tasks (taking the runqueue
+		 * lock) under gpc->lock: only try, so gpc->lock never nests
+		 * inside the runqueue lock.
+		 */
+		local_irq_save(flags);
+		if (!read_trylock(&gpc->lock)) {
+			local_irq_restore(flags);
+			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
+			return;
+		}
+	}
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
 		read_unlock_irqrestore(&gpc->lock, flags);
 		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len)) {
