@@ -1775,6 +1775,10 @@ struct fz_cpu {
 	struct fz_gen g;
 	u8 *shadow;
 	u64 batches;
+	/* Where the vCPU was when the run stopped (after a failure). */
+	struct kvm_regs regs;
+	struct kvm_mp_state mp;
+	bool have_regs;
 };
 
 struct fz_vm {
@@ -1932,6 +1936,10 @@ static void fz_print_ring(struct fz_vm *f, u32 i, u32 nr)
 	       vs->hcalls, vs->msr_writes, vs->upcalls);
 	fz_log(" exits=%lu twiddles=%lu kicks=%lu\n",
 	       vs->exits, vs->twiddles, c->kicks);
+	if (c->have_regs)
+		fz_log("# vCPU %u stopped at rip %#llx rsp %#llx rax %#llx, mp_state %u\n",
+		       i, c->regs.rip, c->regs.rsp, c->regs.rax,
+		       c->mp.mp_state);
 	if (c->compat) {
 		recs = fz_hva(f, FZ32_RECS, FZ_BATCH * REC_SIZE);
 		n = vs->b_idx < FZ_BATCH ? vs->b_idx + 1 : FZ_BATCH;
@@ -2314,10 +2322,17 @@ static int fz_run_once(struct fz_vm *f, struct fz_cpu *c)
 
 	r = ioctl(c->vcpu->fd, KVM_RUN, NULL);
 	if (r) {
-		if (errno == EINTR || errno == EAGAIN)
-			return -1;
-		fz_failf(f, c->idx, "KVM_RUN: %s", strerror(errno));
-		return -2;
+		if (errno != EINTR && errno != EAGAIN) {
+			fz_failf(f, c->idx, "KVM_RUN: %s", strerror(errno));
+			return -2;
+		}
+		if (READ_ONCE(f->stop) && !c->have_regs) {
+			vcpu_regs_get(c->vcpu, &c->regs);
+			memset(&c->mp, 0, sizeof(c->mp));
+			ioctl(c->vcpu->fd, KVM_GET_MP_STATE, &c->mp);
+			c->have_regs = true;
+		}
+		return -1;
 	}
 	if (run->exit_reason == KVM_EXIT_XEN) {
 		fz_vmm_hcall(f, c);
