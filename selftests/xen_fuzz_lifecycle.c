@@ -525,7 +525,11 @@ static struct {
 	bool local_used[LC_MAX_LOCAL];
 	u64 mem_mb;
 	u64 vms, killed, exited;
-	/* eventfds the hammer thread signals (-1: none) */
+	/*
+	 * eventfds the hammer thread signals (-1: none), under hammer_lock:
+	 * a number closed under it could be a new pipe's by the next write.
+	 */
+	pthread_mutex_t hammer_lock;
 	int hammer_fd[LC_MAX_CHILDREN * LC_NR_EFD];
 	int hammer;
 	u64 hammered;
@@ -662,8 +666,9 @@ static void *lc_hammer_thread(void *arg)
 			usleep(1000);
 			continue;
 		}
+		pthread_mutex_lock(&lc.hammer_lock);
 		for (i = 0; i < ARRAY_SIZE(lc.hammer_fd); i++) {
-			int fd = READ_ONCE(lc.hammer_fd[i]);
+			int fd = lc.hammer_fd[i];
 
 			if (fd < 0)
 				continue;
@@ -672,6 +677,7 @@ static void *lc_hammer_thread(void *arg)
 				continue;
 			__atomic_add_fetch(&lc.hammered, 1, __ATOMIC_RELAXED);
 		}
+		pthread_mutex_unlock(&lc.hammer_lock);
 	}
 	return NULL;
 }
@@ -720,8 +726,10 @@ static void lc_child_end(struct lc_child *c, struct fz_rng *r, int end)
 	u64 seq;
 
 	seq = fz_begin("child_end", c->pid, end, cmd[1], 0);
+	pthread_mutex_lock(&lc.hammer_lock);
 	for (i = 0; i < LC_NR_EFD; i++)
-		WRITE_ONCE(lc.hammer_fd[k * LC_NR_EFD + i], c->efd[i]);
+		lc.hammer_fd[k * LC_NR_EFD + i] = c->efd[i];
+	pthread_mutex_unlock(&lc.hammer_lock);
 	WRITE_ONCE(lc.hammer, 1);
 	if (write(c->cmd, cmd, 2) != 2)
 		fz_fail("child %d: command pipe: %s", c->pid, strerror(errno));
@@ -754,8 +762,11 @@ static void lc_child_end(struct lc_child *c, struct fz_rng *r, int end)
 	/* The eventfds outlive the VMM: signal them after it is gone too. */
 	usleep(fz_below(r, 3000));
 	WRITE_ONCE(lc.hammer, 0);
+	pthread_mutex_lock(&lc.hammer_lock);
+	for (i = 0; i < LC_NR_EFD; i++)
+		lc.hammer_fd[k * LC_NR_EFD + i] = -1;
+	pthread_mutex_unlock(&lc.hammer_lock);
 	for (i = 0; i < LC_NR_EFD; i++) {
-		WRITE_ONCE(lc.hammer_fd[k * LC_NR_EFD + i], -1);
 		if (eventfd_write(c->efd[i], 1) && errno != EAGAIN)
 			fz_fail("eventfd after the VMM died: %s",
 				strerror(errno));
@@ -937,6 +948,7 @@ TEST(fuzz_lifecycle)
 		lc_ko = NULL;
 	if (lc_ko && !lc_module_loaded())
 		lc_ko = NULL;
+	pthread_mutex_init(&lc.hammer_lock, NULL);
 	for (i = 0; i < ARRAY_SIZE(lc.hammer_fd); i++)
 		lc.hammer_fd[i] = -1;
 	printf("# fuzz_lifecycle: %llu VMs, children with %llu MiB, rmmod %s\n",
