@@ -310,11 +310,27 @@ static int hook_has_interrupt(struct kvm_vcpu *v)
 	return persona_xen_extint(v) ? 1 : orig_has_interrupt(v);
 }
 
+/*
+ * kvm.ko asks whether an interrupt is injectable, then which: between the
+ * two, the VMM or another vCPU may clear evtchn_upcall_pending.  Had the
+ * first answer come from the upcall, the original finds nothing and
+ * returns -1, which kvm.ko queues as vector 255.  Deliver the callback
+ * vector instead: a spurious upcall finds no pending event and returns,
+ * for Xen guests as for Xen itself.  (Found by xen_fuzz_guest.)
+ */
 static int hook_get_interrupt(struct kvm_vcpu *v)
 {
+	struct persona_vm *pvm;
 	u8 vector = persona_xen_extint(v);
+	int r;
 
-	return vector ? vector : orig_get_interrupt(v);
+	if (vector)
+		return vector;
+	r = orig_get_interrupt(v);
+	pvm = persona_kvm_pvm(v->kvm);
+	if (r == -1 && pvm && v->arch.apic)
+		vector = READ_ONCE(pvm->upcall_vector);
+	return vector ? vector : r;
 }
 
 /*
