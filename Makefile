@@ -5,6 +5,9 @@
 #   make                 build src/kvm-persona.ko against KDIR
 #   make check           everything the CI runs (see README.md)
 #   make demo            boot the test host and show a Xen guest at work
+#   make fuzz            the fuzzers at full size on the debug test host
+#                        (scripts/fuzz.sh; FUZZ_HCALLS=, FUZZ_IOCTLS=,
+#                        FUZZ_VMS=, FUZZ_SEED= override)
 #   make debug-kernel    build (or find in the cache) the debug test host
 #                        kernel; make module-debug builds the module for it
 #   make bench           benchmarks: stock 6.1 + kvm-persona against 6.12's
@@ -67,6 +70,13 @@ module-debug:
 deps:
 	scripts/deps.sh
 
+# Sub-makes, so that each reads the env files the step before wrote.
+fuzz: deps
+	scripts/debug-kernel.sh
+	$(MAKE) module-debug
+	$(MAKE) -C selftests
+	scripts/fuzz.sh
+
 selftests: deps
 	$(MAKE) -C selftests
 
@@ -90,5 +100,5 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor debug-kernel module-debug deps selftests \
+.PHONY: all module module-anchor debug-kernel module-debug deps fuzz selftests \
 	check demo bench clean module-clean
