@@ -222,6 +222,7 @@ u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu);
 struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu);
 bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu);
 u64 persona_kvm_clock_ns(struct kvm *kvm);
+u64 persona_kvm_wall_clock_epoch(struct kvm *kvm);
 int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq);
 gpa_t persona_kvm_gva_to_gpa(struct kvm_vcpu *vcpu, u64 gva);
 void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);

@@ -14,6 +14,7 @@
  */
 #include <linux/ftrace.h>
 #include <linux/kvm_host.h>
+#include <linux/timekeeping.h>
 #include <linux/module.h>
 #include <linux/srcu.h>
 #include <linux/workqueue.h>
@@ -683,6 +684,26 @@ bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu)
 u64 persona_kvm_clock_ns(struct kvm *kvm)
 {
 	return persona_get_kvmclock_ns(kvm);
+}
+
+/*
+ * The real time at which @kvm's kvmclock read 0 (Xen's wallclock), from
+ * one clock read: the real and raw time of one snapshot, and kvmclock as
+ * kvm.ko counts it, raw time since boot plus the VM's offset.  Reading
+ * the real time and then kvmclock would put the epoch in the past by
+ * whatever delay came between the two reads (upstream 6.1 does; later
+ * kernels take one reading too).
+ */
+u64 persona_kvm_wall_clock_epoch(struct kvm *kvm)
+{
+	struct system_time_snapshot snap;
+	s64 kvmclock;
+
+	ktime_get_snapshot(&snap);
+	kvmclock = ktime_to_ns(ktime_add(snap.raw,
+					 ktime_mono_to_any(0, TK_OFFS_BOOT))) +
+		   READ_ONCE(kvm->arch.kvmclock_offset);
+	return ktime_to_ns(snap.real) - kvmclock;
 }
 
 int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq)

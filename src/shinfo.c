@@ -72,7 +72,7 @@ static int persona_shinfo_write_wallclock(struct persona_vm *pvm)
 	u32 version;
 	int r;
 
-	wall_nsec = ktime_get_real_ns() - persona_kvm_clock_ns(kvm);
+	wall_nsec = persona_kvm_wall_clock_epoch(kvm);
 
 	read_lock_irqsave(&gpc->lock, flags);
 	while (!persona_gpc_check(kvm, gpc, PAGE_SIZE)) {
