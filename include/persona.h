@@ -58,8 +58,6 @@ struct persona_vm {
 	struct mmu_notifier mm_notifier;
 	/* Serialises configuration changes (ioctls) for this VM. */
 	struct mutex lock;
-	/* Serialises the sleeping event-delivery path. */
-	struct mutex evtchn_lock;
 	/* Read locklessly on the exit paths; written under @lock. */
 	u32 flags;
 	u32 msr;

@@ -275,7 +275,12 @@ int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 		borrowed = true;
 	}
 
-	mutex_lock(&pvm->evtchn_lock);
+	/*
+	 * Under pvm->lock, as KVM_XEN_ATTR_TYPE_SHARED_INFO: a refresh of
+	 * the address read before a concurrent change would map the old
+	 * page again, and the VMM would read back the old gfn.
+	 */
+	mutex_lock(&pvm->lock);
 	for (;;) {
 		rc = persona_evtchn_set_fast(pvm, xe);
 		if (rc != -EWOULDBLOCK)
@@ -287,7 +292,7 @@ int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 		if (rc)
 			break;
 	}
-	mutex_unlock(&pvm->evtchn_lock);
+	mutex_unlock(&pvm->lock);
 
 	if (borrowed) {
 		kthread_unuse_mm(kvm->mm);

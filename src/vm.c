@@ -35,7 +35,6 @@ static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 		return NULL;
 	pvm->kvm = kvm;
 	mutex_init(&pvm->lock);
-	mutex_init(&pvm->evtchn_lock);
 	spin_lock_init(&pvm->vcpu_init_lock);
 	kvm_gpc_init(&pvm->shinfo_cache);
 	xa_init(&pvm->evtchn_ports);
@@ -55,7 +54,6 @@ static void persona_vm_unregister(struct persona_vm *pvm)
 
 static void persona_vm_free(struct persona_vm *pvm)
 {
-	mutex_destroy(&pvm->evtchn_lock);
 	mutex_destroy(&pvm->lock);
 	kfree(pvm);
 }
