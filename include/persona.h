@@ -82,6 +82,8 @@ struct persona_vm {
 	DECLARE_BITMAP(runstate_stale, KVM_MAX_VCPUS);
 	/* vCPUs inside KVM_RUN: only those run, for runstate purposes. */
 	DECLARE_BITMAP(in_run, KVM_MAX_VCPUS);
+	/* The callback vector last reported injectable, per vCPU. */
+	u8 promised_vector[KVM_MAX_VCPUS];
 };
 
 /* vm.c: personality lifecycle */

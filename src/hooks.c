@@ -303,7 +303,15 @@ static u8 persona_xen_extint(struct kvm_vcpu *vcpu)
 
 static int hook_has_injectable_intr(struct kvm_vcpu *v)
 {
-	return persona_xen_extint(v) ? 1 : orig_has_injectable_intr(v);
+	u8 vector = persona_xen_extint(v);
+
+	if (vector) {
+		/* Only Xen VMs get a vector: persona_xen_extint(). */
+		WRITE_ONCE(persona_kvm_pvm(v->kvm)->promised_vector[v->vcpu_idx],
+			   vector);
+		return 1;
+	}
+	return orig_has_injectable_intr(v);
 }
 
 static int hook_has_interrupt(struct kvm_vcpu *v)
@@ -313,11 +321,12 @@ static int hook_has_interrupt(struct kvm_vcpu *v)
 
 /*
  * kvm.ko asks whether an interrupt is injectable, then which: between the
- * two, the VMM or another vCPU may clear evtchn_upcall_pending.  Had the
- * first answer come from the upcall, the original finds nothing and
- * returns -1, which kvm.ko queues as vector 255.  Deliver the callback
- * vector instead: a spurious upcall finds no pending event and returns,
- * for Xen guests as for Xen itself.  (Found by xen_fuzz_guest.)
+ * two, the VMM or another vCPU may clear evtchn_upcall_pending, or the
+ * VMM may change the callback vector.  Had the first answer come from
+ * the upcall, the original finds nothing and returns -1, which kvm.ko
+ * queues as vector 255.  Deliver the vector that was found injectable
+ * instead: a spurious upcall finds no pending event and returns, for Xen
+ * guests as for Xen itself.  (Found by xen_fuzz_guest.)
  */
 static int hook_get_interrupt(struct kvm_vcpu *v)
 {
@@ -329,8 +338,8 @@ static int hook_get_interrupt(struct kvm_vcpu *v)
 		return vector;
 	r = orig_get_interrupt(v);
 	pvm = persona_kvm_pvm(v->kvm);
-	if (r == -1 && pvm && v->arch.apic)
-		vector = READ_ONCE(pvm->upcall_vector);
+	if (r == -1 && pvm)
+		vector = READ_ONCE(pvm->promised_vector[v->vcpu_idx]);
 	return vector ? vector : r;
 }
 
