@@ -4,6 +4,8 @@
 #
 #   make                 build src/kvm-persona.ko against KDIR
 #   make check           everything the CI runs (see README.md)
+#   make check-debug     make check, then the tests again on the debug
+#                        test host (KASAN, kmemleak, lockdep, UBSAN)
 #   make demo            boot the test host and show a Xen guest at work
 #   make fuzz            the fuzzers at full size on the debug test host
 #                        (scripts/fuzz.sh; FUZZ_HCALLS=, FUZZ_IOCTLS=,
@@ -83,6 +85,10 @@ selftests: deps
 check: deps
 	scripts/check.sh
 
+# make check, and all of it again on the debug test host.
+check-debug: deps
+	CHECK_DEBUG_HOST=1 scripts/check.sh
+
 demo: deps
 	scripts/demo.sh
 
@@ -100,5 +106,6 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor debug-kernel module-debug deps fuzz selftests \
+.PHONY: all module module-anchor debug-kernel module-debug deps fuzz check-debug \
+	selftests \
 	check demo bench clean module-clean
