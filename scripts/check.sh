@@ -125,21 +125,28 @@ absorb_summary()
 	N=$((N + p + SUB_FAIL))
 }
 
+# The harness's verdict (testhost.sh's exit status $2) on L1's kernel
+# log, as test $1; a run whose own tests failed explains a non-zero status.
+testhost_verdict()
+{
+	case $2 in
+	0) ok "$1" ;;
+	122) not_ok "$1 # L1 panicked" ;;
+	123) not_ok "$1 # a kernel report (WARNING/BUG/KASAN/lockdep...) in L1" ;;
+	124) not_ok "$1 # timed out" ;;
+	*)
+		if [ -n "$SUB_FAIL" ] && [ "$SUB_FAIL" -ne 0 ]; then
+			ok "$1"
+		else
+			not_ok "$1 # harness status $2"
+		fi
+		;;
+	esac
+}
+
 # run.sh's own summary line, then the harness's verdict on L1's kernel log.
 absorb_summary "$log" || not_ok "testhost_ran_tests"
-case $rc in
-0) ok "testhost_clean_kernel_log" ;;
-122) not_ok "testhost_clean_kernel_log # L1 panicked" ;;
-123) not_ok "testhost_clean_kernel_log # WARNING/BUG/lockdep in L1" ;;
-124) not_ok "testhost_clean_kernel_log # timed out" ;;
-*)
-	if [ -n "$SUB_FAIL" ] && [ "$SUB_FAIL" -ne 0 ]; then
-		ok "testhost_clean_kernel_log"
-	else
-		not_ok "testhost_clean_kernel_log # harness status $rc"
-	fi
-	;;
-esac
+testhost_verdict testhost_clean_kernel_log "$rc"
 rm -f "$log"
 
 # The debug test host: Debian's 6.1 source with the debug options
@@ -168,19 +175,7 @@ if [ "${CHECK_DEBUG_HOST:-0}" = 1 ] &&
 		tee "$log"
 	rc=${PIPESTATUS[0]}
 	absorb_summary "$log" || not_ok "debug_testhost_ran_tests"
-	case $rc in
-	0) ok "debug_testhost_clean_kernel_log" ;;
-	122) not_ok "debug_testhost_clean_kernel_log # L1 panicked" ;;
-	123) not_ok "debug_testhost_clean_kernel_log # a kernel report in L1" ;;
-	124) not_ok "debug_testhost_clean_kernel_log # timed out" ;;
-	*)
-		if [ -n "$SUB_FAIL" ] && [ "$SUB_FAIL" -ne 0 ]; then
-			ok "debug_testhost_clean_kernel_log"
-		else
-			not_ok "debug_testhost_clean_kernel_log # harness status $rc"
-		fi
-		;;
-	esac
+	testhost_verdict debug_testhost_clean_kernel_log "$rc"
 	rm -f "$log"
 fi
 
