@@ -234,6 +234,9 @@ mkdir -p $O
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out $O ||
 	fatal "cannot mount the out share"
 [ -r $O/cmd.sh ] || fatal "no cmd.sh in the out share"
+# testhost.sh runs QEMU without -no-reboot, so that a reset logs the
+# CPUs' registers: a second boot must not run the command again.
+[ ! -e $O/started ] || fatal "L1 was reset while the command ran"
 
 # Stream the kernel log to the host as it is written, so a hang or a
 # timeout still leaves the log behind (a final dmesg is taken below).

@@ -205,7 +205,8 @@ find "$RUNS" -mindepth 1 -maxdepth 1 -type d -name 'run.*' -printf '%T@ %p\n' |
 
 # ---------------------------------------------------------------- boot
 
-# panic=-1 with -no-reboot: any panic ends QEMU at once.  The console is
+# panic=-1: any panic resets L1 at once, and /init ends a second boot
+# (below).  The console is
 # "quiet" while L1 boots; /init lets warnings through while the command
 # runs, so the WARNING that trips panic_on_warn reaches console.log.
 # devkmsg=on: tests may log markers through /dev/kmsg.
@@ -233,7 +234,12 @@ qesc() { printf '%s' "${1//,/,,}"; }
 # shellcheck disable=SC2054 # the commas are QEMU's, inside single words
 QEMU_ARGS=(
 	-accel tcg -cpu max -m "$MEM" -smp "$SMP"
-	-display none -monitor none -no-reboot -nic none
+	-display none -monitor none -nic none
+	# No -no-reboot: a reset (a triple fault, or a panic's reboot) boots
+	# L1 again, whose /init sees the first boot's "started" file and
+	# powers off at once.  The reset first logs each CPU's registers
+	# (-d cpu_reset), the only trace a triple fault leaves.
+	-d cpu_reset -D "$OUT/qemu-cpu.log"
 	-chardev "stdio,id=con,logfile=$(qesc "$OUT/console.log")"
 	-serial chardev:con
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
@@ -302,6 +308,26 @@ show_problems()
 
 has_problems() { grep -E "$BAD" "$1" | grep -qvE "$BENIGN"; }
 
+# L1 was reset without a panic: say whether QEMU saw a triple fault, and
+# show the registers of the CPUs that were in long mode when it happened
+# (QEMU also logs the resets at its start and the INITs that start the
+# APs, all outside long mode), without the FPU and vector registers.
+show_reset()
+{
+	local cpulog=$OUT/qemu-cpu.log
+	if grep -q '^Triple fault' "$cpulog" 2>/dev/null; then
+		log "FAIL: L1 was reset by a triple fault, with no report in its kernel log"
+	else
+		log "FAIL: L1 was reset (no triple fault: a reset request), with no report in its kernel log"
+	fi
+	awk '/^CPU Reset/ { if (lm) printf "%s", blk; blk = ""; lm = 0 }
+	     /^RAX=/ { lm = 1 }
+	     !/^(FCW|FPR|XMM|YMM|ZMM|Opmask)/ { blk = blk $0 "\n" }
+	     END { if (lm) printf "%s", blk }' "$cpulog" 2>/dev/null |
+		head -n 80 | sed 's/^/  /' >&2
+	log "every CPU's registers at the reset: $cpulog"
+}
+
 # Seconds between two time stamps, one decimal.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -345,6 +371,9 @@ elif grep -q 'Kernel panic - not syncing' "$OUT/console.log" 2>/dev/null; then
 	[ -z "$KLOG" ] || log "L1 kernel log up to the panic: $KLOG"
 	KLOG=
 	rc=$EXIT_PANIC
+elif grep -q 'testhost-init: FATAL: L1 was reset' "$OUT/console.log" 2>/dev/null; then
+	show_reset
+	rc=$EXIT_HARNESS
 elif grep -q 'testhost-init: FATAL' "$OUT/console.log" 2>/dev/null; then
 	log "FAIL: the test host did not come up:"
 	sed -n '/testhost-init: FATAL/,$p' "$OUT/console.log" | sed 's/^/  /' >&2
