@@ -89,6 +89,13 @@ check: deps
 check-debug: deps
 	CHECK_DEBUG_HOST=1 scripts/check.sh
 
+# Boot reliability: the demo guest BOOTS times per mode (default 20) on
+# stock 6.1 with the module and on the 6.12 anchor, with no retry.
+boots: deps
+	scripts/deps.sh --anchor
+	scripts/guest-image.sh >/dev/null
+	scripts/boots.sh
+
 demo: deps
 	scripts/demo.sh
 
@@ -106,6 +113,6 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor debug-kernel module-debug deps fuzz check-debug \
+.PHONY: all module module-anchor debug-kernel module-debug deps fuzz check-debug boots \
 	selftests \
 	check demo bench clean module-clean

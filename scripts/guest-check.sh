@@ -27,6 +27,7 @@
 #                    checked (boot-reliability counts: use --attempts 1);
 #                    every round but the last is kept as MODE.roundR.*
 #   --module PATH    the module to load (default src/kvm-persona.ko)
+#   --append ARGS    more guest kernel arguments (experiments)
 #   --no-load        do not load the module (Xen mode then needs a kernel
 #                    with KVM's own Xen support)
 #   --table          also print the side-by-side table
@@ -58,13 +59,14 @@ ATTEMPTS=1
 REPEAT=1
 MODULE=$ROOT/src/kvm-persona.ko
 LOAD=1
+BOOT_ARGS=()
 TABLE=
 DEMO=
 START=1
 PLAN=1
 while [ $# -gt 0 ]; do
 	case $1 in
-	--modes|--smp|--module|--start|--attempts|--repeat)
+	--modes|--smp|--module|--start|--attempts|--repeat|--append)
 		[ $# -ge 2 ] || { echo "guest-check: $1 needs a value" >&2; exit 2; }
 		case $1 in
 		--modes) MODES=$2 ;;
@@ -73,6 +75,7 @@ while [ $# -gt 0 ]; do
 		--start) START=$2 ;;
 		--attempts) ATTEMPTS=$2 ;;
 		--repeat) REPEAT=$2 ;;
+		--append) BOOT_ARGS+=(--append "$2") ;;
 		esac
 		shift 2
 		;;
@@ -180,9 +183,9 @@ boot_once()
 	# hung guest from holding the run for long.
 	if [ -n "$DEMO" ]; then
 		# Its verdict is in the facts file, checked below.
-		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" --brief || true
+		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" "${BOOT_ARGS[@]}" --brief || true
 	else
-		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" --quiet 2>&1 |
+		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" "${BOOT_ARGS[@]}" --quiet 2>&1 |
 			sed 's/^/# /' || true
 	fi
 }

@@ -786,4 +786,39 @@ static inline bool wait_pending_bit(const void *pending, unsigned int port,
 	return bit_in(pending, port);
 }
 
+/*
+ * A vCPU stopped where it should not have (a shutdown, i.e. a triple
+ * fault in the guest, or an internal error): print where, from the vCPU
+ * thread itself, before the failure.  The events tell whether an
+ * interrupt or exception was being delivered.
+ */
+static inline void persona_dump_vcpu(int vcpu_fd, const char *who)
+{
+	struct kvm_vcpu_events ev;
+	struct kvm_sregs sr;
+	struct kvm_regs r;
+
+	if (ioctl(vcpu_fd, KVM_GET_REGS, &r) ||
+	    ioctl(vcpu_fd, KVM_GET_SREGS, &sr) ||
+	    ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &ev)) {
+		printf("# %s: cannot read its state: %s\n", who, strerror(errno));
+		fflush(stdout);
+		return;
+	}
+	printf("# %s: rip %#llx rsp %#llx rflags %#llx rax %#llx\n", who,
+	       r.rip, r.rsp, r.rflags, r.rax);
+	printf("# %s: cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx cs %#x/%u\n",
+	       who, sr.cr0, sr.cr2, sr.cr3, sr.cr4, sr.efer, sr.cs.selector,
+	       sr.cs.l);
+	printf("# %s: idt %#llx/%#x gdt %#llx/%#x apic_base %#llx\n", who,
+	       sr.idt.base, sr.idt.limit, sr.gdt.base, sr.gdt.limit,
+	       sr.apic_base);
+	printf("# %s: exception inj %u pend %u nr %u err %#x, interrupt inj %u nr %u soft %u, shadow %u, nmi inj %u pend %u\n",
+	       who, ev.exception.injected, ev.exception.pending,
+	       ev.exception.nr, ev.exception.error_code,
+	       ev.interrupt.injected, ev.interrupt.nr, ev.interrupt.soft,
+	       ev.interrupt.shadow, ev.nmi.injected, ev.nmi.pending);
+	fflush(stdout);
+}
+
 #endif /* PERSONA_XEN_H */

@@ -2375,6 +2375,7 @@ static void fz_unexpected_exit(struct fz_vm *f, struct fz_cpu *c, int why)
 			 (unsigned long)uc.args[0], regs.rip);
 		return;
 	}
+	persona_dump_vcpu(c->vcpu->fd, "vCPU");
 	fz_failf(f, c->idx, "unexpected exit %d (%s) port %#x, rip %#llx",
 		 why, exit_reason_str(why),
 		 why == KVM_EXIT_IO ? run->io.port : 0, regs.rip);

@@ -230,6 +230,7 @@ static void *lc_vcpu_thread(void *arg)
 			fz_fail("vCPU %u: guest exception/ucall %lu (%#lx)", i,
 				(unsigned long)uc.cmd, (unsigned long)uc.args[0]);
 		default:
+			persona_dump_vcpu(vcpu->fd, "vCPU");
 			fz_fail("vCPU %u: unexpected exit %u (%s)", i,
 				vcpu->run->exit_reason,
 				exit_reason_str(vcpu->run->exit_reason));

@@ -1505,6 +1505,7 @@ static void *fv_vcpu_thread(void *arg)
 				(unsigned long long)run->internal.data[0],
 				(unsigned long long)run->internal.data[1]);
 		default:
+			persona_dump_vcpu(vcpu->fd, "vCPU");
 			fz_fail("vCPU %u: unexpected exit %u (%s)", i,
 				run->exit_reason,
 				exit_reason_str(run->exit_reason));
