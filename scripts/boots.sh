@@ -35,25 +35,33 @@ N=0
 PASS=0
 FAIL=0
 
-# Count the boots of log $1 per mode: a boot is good when its
-# "guest.MODE.shutdown" line (the last check of a boot) says ok and no
-# other check of the same round failed.
+# Count the boots of log $1 per mode: each boot's checks start with
+# "guest.MODE.hypervisor" (or "guest.MODE.boot" when it left no facts);
+# a boot is good when none of its checks failed.
 count()
 {
 	awk '
+	function close_boot(m) {
+		if (!(m in open)) return
+		all[m]++
+		if (!failed[m]) good[m]++
+	}
 	/^(not )?ok [0-9]+ guest\./ {
 		bad = ($1 == "not")
 		name = bad ? $4 : $3
 		split(name, p, ".")
 		m = p[2]
-		if (bad) failed[m] = 1
-		if (p[3] == "shutdown") {
-			all[m]++
-			if (!failed[m]) good[m]++
+		if (p[3] == "hypervisor" || p[3] == "boot") {
+			close_boot(m)
+			open[m] = 1
 			failed[m] = 0
 		}
+		if (bad) failed[m] = 1
 	}
-	END { for (m in all) print m, good[m] + 0, all[m] }' "$1"
+	END {
+		for (m in open) close_boot(m)
+		for (m in all) print m, good[m] + 0, all[m]
+	}' "$1"
 }
 
 echo "TAP version 13"

@@ -258,6 +258,12 @@ say "$QEMU ${ARGS[*]}"
 
 # The L1 kernel log so far, to show what this boot adds to it.
 klog_before=$(dmesg 2>/dev/null | wc -l || echo 0)
+# Where the guest triple-faults, if it does (the registers are gone by
+# the time QEMU sees the reset): scripts/l2-shutdowns.sh.
+if [ "$(id -u)" = 0 ]; then
+	"$ROOT/scripts/l2-shutdowns.sh" start
+	"$ROOT/scripts/l2-shutdowns.sh" show >/dev/null
+fi
 
 CONSOLE=$WORK/console.log
 T0=$(date +%s.%N)
@@ -457,6 +463,9 @@ if [ -s "$HTTP_LOG" ]; then
 	http_seen="yes ($(tr '\n' ' ' <"$HTTP_LOG" | sed 's/ $//'))"
 fi
 qemu_unimp=$(grep -c 'Unimplemented' "$WORK/qemu.log" 2>/dev/null || true)
+l2_shutdown=
+[ "$(id -u)" != 0 ] ||
+	l2_shutdown=$("$ROOT/scripts/l2-shutdowns.sh" show | head -n 4 | tr '\n' ';')
 
 # ------------------------------------------------------------ report
 
@@ -473,6 +482,7 @@ FACTS=$WORK/facts
 	echo "host_qemu_unimp=${qemu_unimp:-0}"
 	echo "host_http_seen=$http_seen"
 	echo "host_qemu_reason=${qemu_reason:-none}"
+	echo "host_l2_shutdown=${l2_shutdown:-none}"
 } >"$FACTS"
 
 if [ -z "$BRIEF" ]; then
@@ -492,6 +502,10 @@ klog_new=$(dmesg 2>/dev/null | tail -n +$((klog_before + 1)) || true)
 if [ -n "$klog_new" ]; then
 	say "the host kernel said meanwhile:"
 	printf '%s\n' "$klog_new" | tail -n 40 | sed 's/^/  /'
+fi
+if [ -n "$l2_shutdown" ]; then
+	say "the guest triple-faulted (L1's kvm_exit tracepoint):"
+	printf '%s\n' "$l2_shutdown" | tr ';' '\n' | sed '/^$/d; s/^/  /'
 fi
 if [ -z "$BRIEF" ]; then
 	say "host side:"

@@ -180,7 +180,15 @@ mount -t devtmpfs devtmpfs /dev
 # In case the image had no /dev/console and the kernel gave us no stdio.
 exec </dev/console >/dev/console 2>&1
 
+# testhost.MODULE=A=1,B=2 on the kernel command line (testhost.sh
+# --append) adds parameters to a module of the list, for experiments
+# (testhost.kvm_amd=npt=0: L1's KVM without nested paging).
 while read -r mod params; do
+	for arg in $(cat /proc/cmdline); do
+		case $arg in
+		testhost.$mod=*) params="$params $(echo "${arg#testhost."$mod"=}" | tr , ' ')" ;;
+		esac
+	done
 	# shellcheck disable=SC2086 # params are separate words by design
 	insmod "/lib/modules/$mod.ko" $params || fatal "cannot load $mod"
 done </lib/modules/load.list

@@ -234,7 +234,10 @@ qesc() { printf '%s' "${1//,/,,}"; }
 # shellcheck disable=SC2054 # the commas are QEMU's, inside single words
 QEMU_ARGS=(
 	-accel tcg -cpu max -m "$MEM" -smp "$SMP"
-	-display none -monitor none -nic none
+	-display none -nic none
+	# The human monitor on a socket: "info registers -a" of a stuck L1
+	# (scripts/testhost-monitor.py).
+	-monitor "unix:$(qesc "$OUT/monitor.sock"),server=on,wait=off"
 	# No -no-reboot: a reset (a triple fault, or a panic's reboot) boots
 	# L1 again, whose /init sees the first boot's "started" file and
 	# powers off at once.  The reset first logs each CPU's registers
