@@ -813,9 +813,10 @@ static inline void persona_dump_vcpu(int vcpu_fd, const char *who)
 	printf("# %s: idt %#llx/%#x gdt %#llx/%#x apic_base %#llx\n", who,
 	       sr.idt.base, sr.idt.limit, sr.gdt.base, sr.gdt.limit,
 	       sr.apic_base);
-	printf("# %s: exception inj %u pend %u nr %u err %#x, interrupt inj %u nr %u soft %u, shadow %u, nmi inj %u pend %u\n",
-	       who, ev.exception.injected, ev.exception.pending,
-	       ev.exception.nr, ev.exception.error_code,
+	printf("# %s: exception inj %u pend %u nr %u err %#x,", who,
+	       ev.exception.injected, ev.exception.pending, ev.exception.nr,
+	       ev.exception.error_code);
+	printf(" interrupt inj %u nr %u soft %u, shadow %u, nmi inj %u pend %u\n",
 	       ev.interrupt.injected, ev.interrupt.nr, ev.interrupt.soft,
 	       ev.interrupt.shadow, ev.nmi.injected, ev.nmi.pending);
 	fflush(stdout);

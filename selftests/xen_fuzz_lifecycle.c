@@ -190,6 +190,48 @@ static int lc_read_byte(int fd, int ms)
 	return ch;
 }
 
+/*
+ * After a triple fault: walk the guest's page tables as they are in
+ * memory (the VMM's view) for the guest's code, IDT, GDT and exception
+ * stubs.  If the walk succeeds here while the vCPU saw "not present",
+ * the guest's memory was fine and its view of it (the nested page
+ * tables, the emulated CPU's TLB) was not.
+ */
+static void lc_walk(struct kvm_vm *vm, const char *what, u64 gva)
+{
+	u64 table = vm->pgd, e = 0;
+	int level, shift;
+
+	for (level = 4; level >= 1; level--) {
+		u64 *t = addr_gpa2hva(vm, table);
+
+		shift = 12 + 9 * (level - 1);
+		e = t[(gva >> shift) & 511];
+		if (!(e & 1)) {
+			printf("# walk %-8s %#llx: not present at level %d (entry %#llx)\n",
+			       what, (unsigned long long)gva, level,
+			       (unsigned long long)e);
+			return;
+		}
+		if (level > 1 && (e & (1ull << 7)))
+			break;
+		table = e & 0x000ffffffffff000ull;
+	}
+	printf("# walk %-8s %#llx: present (level %d entry %#llx)\n", what,
+	       (unsigned long long)gva, level, (unsigned long long)e);
+}
+
+static void lc_walk_guest(struct kvm_vm *vm)
+{
+	lc_walk(vm, "main", (u64)lc_guest_main);
+	lc_walk(vm, "irq", (u64)lc_guest_irq);
+	lc_walk(vm, "idt", vm->idt);
+	lc_walk(vm, "gdt", vm->gdt);
+	lc_walk(vm, "handlers", vm->handlers);
+	lc_walk(vm, "lg", (u64)&lg);
+	fflush(stdout);
+}
+
 static void *lc_vcpu_thread(void *arg)
 {
 	struct lc_vm *v = ((struct lc_varg *)arg)->v;
@@ -231,6 +273,8 @@ static void *lc_vcpu_thread(void *arg)
 				(unsigned long)uc.cmd, (unsigned long)uc.args[0]);
 		default:
 			persona_dump_vcpu(vcpu->fd, "vCPU");
+			if (vcpu->run->exit_reason == KVM_EXIT_SHUTDOWN)
+				lc_walk_guest(v->vm);
 			fz_fail("vCPU %u: unexpected exit %u (%s)", i,
 				vcpu->run->exit_reason,
 				exit_reason_str(vcpu->run->exit_reason));
