@@ -217,8 +217,10 @@ static void lc_walk(struct kvm_vm *vm, const char *what, u64 gva)
 			break;
 		table = e & 0x000ffffffffff000ull;
 	}
-	printf("# walk %-8s %#llx: present (level %d entry %#llx)\n", what,
-	       (unsigned long long)gva, level, (unsigned long long)e);
+	printf("# walk %-8s %#llx: present (%s entry %#llx)\n", what,
+	       (unsigned long long)gva,
+	       level == 3 ? "1 GiB" : level == 2 ? "2 MiB" : "4 KiB",
+	       (unsigned long long)e);
 }
 
 static void lc_walk_guest(struct kvm_vm *vm)
