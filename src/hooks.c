@@ -337,8 +337,11 @@ static int hook_get_interrupt(struct kvm_vcpu *v)
 	if (vector)
 		return vector;
 	r = orig_get_interrupt(v);
+	if (r != -1)
+		return r;
+	/* Only now look the VM up: every VM's injections pass here. */
 	pvm = persona_kvm_pvm(v->kvm);
-	if (r == -1 && pvm)
+	if (pvm)
 		vector = READ_ONCE(pvm->promised_vector[v->vcpu_idx]);
 	return vector ? vector : r;
 }
