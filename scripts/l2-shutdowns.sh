@@ -28,15 +28,16 @@ T=/sys/kernel/tracing
 I=$T/instances/persona-l2-shutdown
 EV=$I/events/kvm/kvm_exit
 H=$T/instances/persona-l2-history
+# SVM_EXIT_SHUTDOWN is 0x7f, EXIT_REASON_TRIPLE_FAULT 2 (on AMD that is a
+# CR2 read, which KVM does not intercept with NPT).
+SHUTDOWN='exit_reason == 127 || exit_reason == 2'
 
 case ${1:-} in
 start)
 	[ -d $T/instances ] || exit 0
 	[ -d $I ] || mkdir $I 2>/dev/null || exit 0
 	[ -d $EV ] || exit 0
-	# SVM_EXIT_SHUTDOWN is 0x7f, EXIT_REASON_TRIPLE_FAULT 2 (on AMD that
-	# is a CR2 read, which KVM does not intercept with NPT).
-	echo 'exit_reason == 127 || exit_reason == 2' >$EV/filter
+	echo "$SHUTDOWN" >$EV/filter
 	echo 1 >$EV/enable
 	echo 1 >$I/tracing_on
 	if [ "${L2_HISTORY:-0}" = 1 ] && { [ -d $H ] || mkdir $H 2>/dev/null; }; then
@@ -45,7 +46,7 @@ start)
 			 kvm_page_fault kvm_hypercall kvm_xen_hypercall; do
 			[ ! -d $H/events/kvm/$e ] || echo 1 >$H/events/kvm/$e/enable
 		done
-		echo 'traceoff if exit_reason == 127 || exit_reason == 2' \
+		echo "traceoff if $SHUTDOWN" \
 			>$H/events/kvm/kvm_exit/trigger
 		echo 1 >$H/tracing_on
 	fi
@@ -71,7 +72,7 @@ stop)
 	echo 0 >$EV/enable 2>/dev/null
 	rmdir $I 2>/dev/null
 	if [ -d $H ]; then
-		echo '!traceoff if exit_reason == 127 || exit_reason == 2' \
+		echo "!traceoff if $SHUTDOWN" \
 			>$H/events/kvm/kvm_exit/trigger 2>/dev/null
 		echo 0 >$H/events/enable 2>/dev/null
 		rmdir $H 2>/dev/null
