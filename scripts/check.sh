@@ -152,20 +152,20 @@ rm -f "$log"
 # The debug test host: Debian's 6.1 source with the debug options
 # (scripts/debug-kernel.sh, cached machine-wide), the module built against
 # it, and the same selftests, upstream suites and fuzz slice; a kmemleak
-# scan ends the run and any report in its kernel log fails it.  Run by
-# "make check-debug" (CHECK_DEBUG_HOST=1), not yet by plain "make check":
-# xen_fuzz_lifecycle's guests triple-fault there for some seeds, and its
-# test host once reset during it, both flaws of QEMU's emulated SVM that
-# also show on Debian's 6.12 without the module (Documentation/testing.rst,
-# "L2 triple faults, and L1 running on L2's TR and GS base").
+# scan ends the run and any report in its kernel log fails it.  Part of
+# every run; CHECK_DEBUG_HOST=0 skips it for a quicker look by hand (not
+# a passing run: it reports the skip).
 debug_ready()
 {
 	scripts/debug-kernel.sh >/dev/null && make -s module-debug W=1
 }
-if [ "${CHECK_DEBUG_HOST:-0}" = 1 ]; then
-	step "debug test host (KASAN, kmemleak, lockdep, UBSAN)"
+step "debug test host (KASAN, kmemleak, lockdep, UBSAN)"
+if [ "${CHECK_DEBUG_HOST:-1}" != 1 ]; then
+	echo "ok $((N + 1)) debug_testhost # SKIP CHECK_DEBUG_HOST=${CHECK_DEBUG_HOST}"
+	N=$((N + 1))
+	SKIP=$((SKIP + 1))
 fi
-if [ "${CHECK_DEBUG_HOST:-0}" = 1 ] &&
+if [ "${CHECK_DEBUG_HOST:-1}" = 1 ] &&
    host_test debug_kernel_and_module_build debug_ready; then
 	# shellcheck disable=SC1091
 	. .cache/debug-env.sh
