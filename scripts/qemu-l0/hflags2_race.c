@@ -27,7 +27,6 @@
  * when it did not, 4 (KSFT_SKIP) without /dev/kvm.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -35,6 +34,7 @@
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "repro.h"
 
 static uint64_t n_exits = 2000000;
 
@@ -57,15 +57,6 @@ static void guest_code(void)
 }
 
 static volatile int stop;
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
 
 /* Load this thread's own FPU state back, again and again. */
 static void *fpu_loader(void *arg)

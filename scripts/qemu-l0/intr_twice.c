@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,7 @@
 
 #include "kvm_util.h"
 #include "processor.h"
+#include "repro.h"
 #include "apic.h"
 
 #define VECTOR 0xec		/* Linux's LOCAL_TIMER_VECTOR, for what it is worth */
@@ -86,15 +86,6 @@ static void guest_code(void)
 
 static volatile int stop;
 static const char *pci_config;
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
 
 /* Toggle PCI_COMMAND_MEMORY of one device until told to stop. */
 static void *kicker(void *arg)
