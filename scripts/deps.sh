@@ -28,39 +28,26 @@ mkdir -p "$CACHE" "$PERSONA_CACHE"
 
 log() { echo "deps: $*" >&2; }
 
+# shellcheck source=scripts/lib-apt.sh
+. "$ROOT/scripts/lib-apt.sh"
+
 # bookworm-backports, with the URIs and keyring of the existing Debian source.
 enable_backports()
 {
 	local f=/etc/apt/sources.list.d/kvm-persona-backports.sources
 	[ -e "$f" ] && return 0
-	local src uris signed
-	for src in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$src" ] || continue
-		if awk '/^Suites:/ && / bookworm( |$)/ {f=1} END {exit !f}' "$src"; then
-			# Take the stanza that carries the plain "bookworm" suite.
-			uris=$(awk -v RS= '/Suites:[^\n]* bookworm( |\n|$)/' "$src" |
-				sed -n 's/^URIs:[[:space:]]*//p' | head -n1)
-			signed=$(awk -v RS= '/Suites:[^\n]* bookworm( |\n|$)/' "$src" |
-				sed -n 's/^Signed-By:[[:space:]]*//p' | head -n1)
-			break
-		fi
-	done
-	if [ -z "${uris:-}" ] && [ -e /etc/apt/sources.list ]; then
-		uris=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' \
-			/etc/apt/sources.list)
-	fi
-	if [ -z "${uris:-}" ]; then
+	if ! apt_system_source; then
 		log "cannot find the system's Debian bookworm source"
 		exit 1
 	fi
 	{
 		echo "Types: deb"
-		echo "URIs: $uris"
+		echo "URIs: $APT_URIS"
 		echo "Suites: bookworm-backports"
 		echo "Components: main"
-		[ -n "${signed:-}" ] && echo "Signed-By: $signed"
+		[ -z "$APT_SIGNED" ] || echo "Signed-By: $APT_SIGNED"
 	} >"$f"
-	log "enabled bookworm-backports from $uris"
+	log "enabled bookworm-backports from $APT_URIS"
 	APT_UPDATED=
 }
 

@@ -146,39 +146,20 @@ trap 'rm -rf "$WORK"' EXIT
 chmod 755 "$WORK"
 
 # A deb-src stanza for bookworm-backports with the URIs and Signed-By of
-# the system's Debian source (as scripts/deps.sh reads them).
-system_source()
-{
-	local src stanza
-	for src in /etc/apt/sources.list.d/*.sources; do
-		[ -e "$src" ] || continue
-		stanza=$(awk -v RS= '/Suites:[^\n]* bookworm( |\n|$)/' "$src")
-		[ -n "$stanza" ] || continue
-		URIS=$(echo "$stanza" | sed -n 's/^URIs:[[:space:]]*//p' | head -n1)
-		SIGNED=$(echo "$stanza" | sed -n 's/^Signed-By:[[:space:]]*//p' | head -n1)
-		[ -n "$URIS" ] && return 0
-	done
-	if [ -e /etc/apt/sources.list ]; then
-		URIS=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' \
-			/etc/apt/sources.list)
-		SIGNED=
-	fi
-	[ -n "${URIS:-}" ]
-}
-system_source || die "cannot find the system's Debian bookworm source"
-mkdir -p "$WORK/apt/parts" "$WORK/apt/lists/partial" "$WORK/src"
-chmod -R 755 "$WORK/apt" "$WORK/src"
+# the system's Debian source, in an apt configuration of our own.
+# shellcheck source=scripts/lib-apt.sh
+. "$ROOT/scripts/lib-apt.sh"
+apt_system_source || die "cannot find the system's Debian bookworm source"
+mkdir -p "$WORK/src"
+chmod 755 "$WORK/src"
+apt_private "$WORK/apt"
 {
 	echo "Types: deb-src"
-	echo "URIs: $URIS"
+	echo "URIs: $APT_URIS"
 	echo "Suites: bookworm-backports"
 	echo "Components: main"
-	[ -z "${SIGNED:-}" ] || echo "Signed-By: $SIGNED"
+	[ -z "$APT_SIGNED" ] || echo "Signed-By: $APT_SIGNED"
 } >"$WORK/apt/parts/qemu-l0.sources"
-APT_OPTS=(-oDir::Etc::SourceList=/dev/null
-	"-oDir::Etc::SourceParts=$WORK/apt/parts"
-	"-oDir::State::Lists=$WORK/apt/lists"
-	-oAPT::Sandbox::User=root)
 apt-get "${APT_OPTS[@]}" update -qq >&2 || die "apt-get update (deb-src) failed"
 
 DEBIAN_PATCHES=
