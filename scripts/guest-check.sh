@@ -27,6 +27,10 @@
 #                    checked (boot-reliability counts: use --attempts 1);
 #                    every round but the last is kept as MODE.roundR.*
 #   --module PATH    the module to load (default src/kvm-persona.ko)
+#   --image DIR      the guest image (default .cache/guest); make check
+#                    also boots the 32-bit one, .cache/guest32
+#   --name NAME      the tests' prefix and the boots' directory under the
+#                    output (default guest: "ok N guest.xen.hypervisor")
 #   --append ARGS    more guest kernel arguments (experiments)
 #   --no-load        do not load the module (Xen mode then needs a kernel
 #                    with KVM's own Xen support)
@@ -58,6 +62,8 @@ SMP=2
 ATTEMPTS=1
 REPEAT=1
 MODULE=$ROOT/src/kvm-persona.ko
+IMAGE=.cache/guest
+NAME=guest
 LOAD=1
 BOOT_ARGS=()
 TABLE=
@@ -66,7 +72,7 @@ START=1
 PLAN=1
 while [ $# -gt 0 ]; do
 	case $1 in
-	--modes|--smp|--module|--start|--attempts|--repeat|--append)
+	--modes|--smp|--module|--start|--attempts|--repeat|--append|--image|--name)
 		[ $# -ge 2 ] || { echo "guest-check: $1 needs a value" >&2; exit 2; }
 		case $1 in
 		--modes) MODES=$2 ;;
@@ -76,6 +82,8 @@ while [ $# -gt 0 ]; do
 		--attempts) ATTEMPTS=$2 ;;
 		--repeat) REPEAT=$2 ;;
 		--append) BOOT_ARGS+=(--append "$2") ;;
+		--image) IMAGE=$2 ;;
+		--name) NAME=$2 ;;
 		esac
 		shift 2
 		;;
@@ -90,6 +98,7 @@ done
 [[ $START =~ ^[1-9][0-9]*$ ]] || { echo "guest-check: bad --start $START" >&2; exit 2; }
 [[ $ATTEMPTS =~ ^[1-9]$ ]] || { echo "guest-check: bad --attempts $ATTEMPTS" >&2; exit 2; }
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "guest-check: bad --repeat $REPEAT" >&2; exit 2; }
+[[ $NAME =~ ^[a-z][a-z0-9_]*$ ]] || { echo "guest-check: bad --name $NAME" >&2; exit 2; }
 N=$((START - 1))
 PASS=0
 FAIL=0
@@ -110,7 +119,7 @@ diag() { echo "# $*"; }
 
 [ -n "$DEMO" ] || [ -z "$PLAN" ] || echo "TAP version 13"
 
-OUT=${TESTHOST_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/guest-check.XXXXXX")}/guests
+OUT=${TESTHOST_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/guest-check.XXXXXX")}/${NAME}s
 mkdir -p "$OUT"
 
 # --------------------------------------------------------------- module
@@ -123,12 +132,14 @@ if [ -n "$LOAD" ] && ! grep -q '^kvm_persona ' /proc/modules; then
 	fi
 fi
 
-if [ ! -e .cache/guest/root.vhd ]; then
-	not_ok guest.image "no .cache/guest/root.vhd: run scripts/guest-image.sh first"
+if [ ! -e "$IMAGE/root.vhd" ]; then
+	not_ok "$NAME.image" "no $IMAGE/root.vhd: run scripts/guest-image.sh first"
 	[ -z "$PLAN" ] || echo "1..$N"
 	echo "$PASS passed, $FAIL failed"
 	exit 1
 fi
+
+IMAGE_KVER=$(sed -n 's/^kernel *\([^:]*\):.*/\1/p' "$IMAGE/manifest" 2>/dev/null)
 
 # --------------------------------------------------------------- boots
 
@@ -183,9 +194,9 @@ boot_once()
 	# hung guest from holding the run for long.
 	if [ -n "$DEMO" ]; then
 		# Its verdict is in the facts file, checked below.
-		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" "${BOOT_ARGS[@]}" --brief || true
+		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --image "$IMAGE" --out "$OUT" "${BOOT_ARGS[@]}" --brief || true
 	else
-		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --out "$OUT" "${BOOT_ARGS[@]}" --quiet 2>&1 |
+		scripts/guest-boot.sh "$mode" --smp "$SMP" --timeout 180 --image "$IMAGE" --out "$OUT" "${BOOT_ARGS[@]}" --quiet 2>&1 |
 			sed 's/^/# /' || true
 	fi
 }
@@ -244,20 +255,23 @@ for mode in $BOOTS; do
 		attempt=$((attempt + 1))
 	done
 	if [ ! -s "$facts" ]; then
-		not_ok "guest.$mode.boot" "guest-boot.sh produced no facts"
+		not_ok "$NAME.$mode.boot" "guest-boot.sh produced no facts"
 		continue
 	fi
 	for key in "${CHECKS[@]}"; do
 		[ -n "${WANT[$mode.$key]+set}" ] || continue
-		check "guest.$mode.$key" "$(fact "$facts" "$key")" "${WANT[$mode.$key]}"
+		check "$NAME.$mode.$key" "$(fact "$facts" "$key")" "${WANT[$mode.$key]}"
 	done
-	check "guest.$mode.vcpus" "$(fact "$facts" vcpus)" "$SMP"
-	check "guest.$mode.root_write" "$(fact "$facts" root_write)" ok
-	check "guest.$mode.net" "$(fact "$facts" net)" ok
-	check "guest.$mode.shutdown" "$(fact "$facts" host_shutdown)" guest-poweroff
+	# The kernel the image was built from (its manifest) is the one
+	# that ran: the 32-bit image's checks are about a 32-bit guest.
+	check "$NAME.$mode.kernel" "$(fact "$facts" kernel)" "$IMAGE_KVER"
+	check "$NAME.$mode.vcpus" "$(fact "$facts" vcpus)" "$SMP"
+	check "$NAME.$mode.root_write" "$(fact "$facts" root_write)" ok
+	check "$NAME.$mode.net" "$(fact "$facts" net)" ok
+	check "$NAME.$mode.shutdown" "$(fact "$facts" host_shutdown)" guest-poweroff
 	# QEMU's own exit (guest-boot.sh works around QEMU 10.0's crash on
 	# exit in Xen mode; a crash here is a new one).
-	check "guest.$mode.qemu_exit" "$(fact "$facts" host_qemu_rc)" 0
+	check "$NAME.$mode.qemu_exit" "$(fact "$facts" host_qemu_rc)" 0
 	if [ "$mode" = xen ]; then
 		# The guest's hypercalls that reach QEMU and that QEMU does not
 		# implement.  vm_assist (21) is one with upstream KVM too; any
@@ -265,7 +279,7 @@ for mode in $BOOTS; do
 		# differently from upstream.
 		unexpected=$(grep -a 'Unimplemented Xen hypercall' "$OUT/xen.qemu.log" 2>/dev/null |
 			grep -av 'hypercall 21 ' | sort | uniq -c | tr -s ' \n' ' ;' | head -c 300) || true
-		check guest.xen.unimplemented_hypercalls "${unexpected:-none}" none
+		check "$NAME.xen.unimplemented_hypercalls" "${unexpected:-none}" none
 	fi
 	crashed=$(fact "$facts" host_qemu_crashed)
 	case $crashed in

@@ -5,9 +5,12 @@
 # (QEMU's Xen mode on kvm-persona), as a Hyper-V guest and as a KVM guest.
 # scripts/guest-boot.sh boots it; Documentation/guests.rst describes it.
 #
-# Usage: scripts/guest-image.sh [--kernel-dir DIR] [--out DIR]
+# Usage: scripts/guest-image.sh [--kernel-dir DIR] [--busybox PATH] [--out DIR]
 #   DIR   an extracted Debian kernel package (DIR/vmlinuz, DIR/modules/);
 #         default: $TEST_KERNEL from .cache/env.sh (scripts/deps.sh)
+#   PATH  the static busybox of the kernel's architecture; default: the
+#         machine's /bin/busybox (busybox-static).  The 32-bit guest uses
+#         the i386 package's (scripts/i386-deps.sh).
 #   OUT   default: .cache/guest
 #
 # Everything comes from Debian's archive; nothing is compiled:
@@ -41,11 +44,16 @@ usage()
 
 KDIR_IMG=
 OUT=
+BUSYBOX=/bin/busybox
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--kernel-dir|--out)
+	--kernel-dir|--out|--busybox)
 		[ $# -ge 2 ] || usage
-		if [ "$1" = --out ]; then OUT=$2; else KDIR_IMG=$2; fi
+		case $1 in
+		--out) OUT=$2 ;;
+		--busybox) BUSYBOX=$2 ;;
+		*) KDIR_IMG=$2 ;;
+		esac
 		shift 2
 		;;
 	-h|--help) usage ;;
@@ -67,12 +75,16 @@ OUT=${OUT:-$CACHE/guest}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || die "$BUSYBOX missing (apt-get install busybox-static)"
 # The guest has no libc: only a static busybox runs there.
 if ldd "$BUSYBOX" >/dev/null 2>&1; then
 	die "$BUSYBOX is dynamically linked; install busybox-static"
 fi
+# Its applet list, for the links.  An i386 busybox runs on an x86-64
+# build machine through the kernel's IA32 emulation (Debian's has it).
+APPLETS=$("$BUSYBOX" --list 2>/dev/null) ||
+	die "cannot run $BUSYBOX here (a 32-bit one needs IA32 emulation)"
+BUSYBOX_VERSION=$("$BUSYBOX" 2>/dev/null | head -n 1 || true)
 for tool in mkfs.ext4 qemu-img cpio gzip modinfo; do
 	command -v "$tool" >/dev/null || die "$tool missing (run scripts/deps.sh)"
 done
@@ -114,7 +126,7 @@ install_busybox()
 	local dir=$1 applet
 	mkdir -p "$dir/bin"
 	cp "$BUSYBOX" "$dir/bin/busybox"
-	for applet in $("$BUSYBOX" --list); do
+	for applet in $APPLETS; do
 		[ "$applet" = busybox ] || ln -sf busybox "$dir/bin/$applet"
 	done
 	# Scripts and habits expect /sbin and /usr/bin too.
@@ -417,7 +429,7 @@ vsize=$(qemu-img info --output=json -f vpc "$WORK/root.vhd" |
 cp "$KDIR_IMG/vmlinuz" "$WORK/vmlinuz"
 {
 	echo "kernel      $KVER: vmlinuz of Debian's linux-image-$KVER package, unmodified"
-	echo "initramfs   busybox-static $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?') + modules: ${LOAD[*]}"
+	echo "initramfs   $BUSYBOX_VERSION + modules: ${LOAD[*]}"
 	echo "root        ext4 labelled $LABEL, $(du -k --apparent-size "$WORK/root.img" | cut -f1) KiB, as VHD (vpc, dynamic)"
 	(cd "$WORK" && sha256sum vmlinuz initrd.gz root.vhd)
 } >"$WORK/manifest"
