@@ -6,6 +6,8 @@
 #   make check           everything the CI runs (see README.md), the
 #                        debug test host (KASAN, kmemleak, lockdep, UBSAN)
 #                        included; CHECK_DEBUG_HOST=0 skips that host
+#   make style           checkpatch --strict, the layers and the kvm.ko
+#                        boundary (scripts/layers.sh), in seconds
 #   make demo            boot the test host and show a Xen guest at work
 #   make fuzz            the fuzzers at full size on the debug test host
 #                        (scripts/fuzz.sh; FUZZ_HCALLS=, FUZZ_IOCTLS=,
@@ -47,7 +49,7 @@ module-anchor:
 	fi
 	rm -rf $(ANCHOR_BUILD)
 	mkdir -p $(ANCHOR_BUILD)
-	cp -r src include kbuild $(ANCHOR_BUILD)/
+	cp -r src kbuild $(ANCHOR_BUILD)/
 	$(MAKE) -C $(ANCHOR_KDIR) M=$(ANCHOR_BUILD)/src modules
 
 # The debug test host kernel (KASAN, kmemleak, lockdep, UBSAN, ...: see
@@ -65,12 +67,24 @@ module-debug:
 	fi
 	rm -rf $(DEBUG_BUILD)
 	mkdir -p $(DEBUG_BUILD)
-	cp -r src include kbuild $(DEBUG_BUILD)/
+	cp -r src kbuild $(DEBUG_BUILD)/
 	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src clean
 	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src modules
 
 deps:
 	scripts/deps.sh
+
+# The quick style checks (make check runs them too): checkpatch --strict,
+# the layers and the kvm.ko boundary (scripts/layers.sh).
+STYLE_FILES = $(shell find src kbuild selftests -name '*.[ch]' ! -name '*.mod.c' | LC_ALL=C sort)
+style:
+	@if [ -z "$(LINUX_SRC)" ]; then \
+		echo "no linux-source tree: run scripts/deps.sh" >&2; \
+		exit 1; \
+	fi
+	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --quiet --strict \
+		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f $(STYLE_FILES)
+	scripts/layers.sh
 
 # Sub-makes, so that each reads the env files the step before wrote.
 fuzz: deps
@@ -111,4 +125,4 @@ clean: module-clean
 
 .PHONY: all module module-anchor debug-kernel module-debug deps fuzz boots \
 	selftests \
-	check demo bench clean module-clean
+	check demo bench clean module-clean style

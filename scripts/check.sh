@@ -79,17 +79,16 @@ step "style"
 checkpatch_clean()
 {
 	local files=() f
-	for f in src/*.c include/*.h include/uapi/linux/*.h kbuild/*.h \
-		selftests/*.c; do
-		case $f in
-		*.mod.c) ;;
-		*) [ -e "$f" ] && files+=("$f") ;;
-		esac
-	done
+	while IFS= read -r f; do
+		files+=("$f")
+	done < <(find src kbuild selftests -name '*.[ch]' ! -name '*.mod.c' |
+		 LC_ALL=C sort)
 	perl "$LINUX_SRC/scripts/checkpatch.pl" --no-tree --quiet --strict \
 		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f "${files[@]}"
 }
 host_test checkpatch_clean checkpatch_clean
+# One dependency direction between the layers, and the kvm.ko boundary.
+host_test layers_one_direction scripts/layers.sh
 
 sparse_clean()
 {

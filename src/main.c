@@ -4,18 +4,19 @@
  */
 #include <linux/module.h>
 
-#include "persona.h"
+#include "core/dispatch.h"
+#include "xen/xen.h"
 
 static int __init persona_init(void)
 {
 	int r;
 
-	r = persona_vm_init();
+	r = persona_xen_init();
 	if (r)
 		return r;
-	r = persona_hooks_init();
+	r = persona_dispatch_init();
 	if (r) {
-		persona_vm_exit();
+		persona_xen_exit();
 		return r;
 	}
 	pr_info("Xen personality available (KVM_CAP_XEN_HVM=%#x)\n",
@@ -25,8 +26,8 @@ static int __init persona_init(void)
 
 static void __exit persona_exit(void)
 {
-	persona_hooks_exit();
-	persona_vm_exit();
+	persona_dispatch_exit();
+	persona_xen_exit();
 }
 
 module_init(persona_init);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Built instead of the personality on kernels configured with
+ * Built instead of the personalities on kernels configured with
  * CONFIG_KVM_XEN (e.g. Debian's 6.12 backports kernel): their kvm.ko has
  * the Xen ABI already, so the module confirms that and declines to load.
  */
 #include <linux/kvm_host.h>
+#include <linux/module.h>
 
-#include "persona.h"
+#include "kvm/kallsyms.h"
 
-int persona_hooks_init(void)
+static int __init persona_native_init(void)
 {
 	int (*check_extension)(struct kvm *kvm, long ext);
 	int r;
@@ -25,20 +26,9 @@ int persona_hooks_init(void)
 	return -EEXIST;
 }
 
-void persona_hooks_exit(void)
-{
-}
+module_init(persona_native_init);
 
-int persona_xen_caps(void)
-{
-	return 0;
-}
-
-int persona_vm_init(void)
-{
-	return 0;
-}
-
-void persona_vm_exit(void)
-{
-}
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Xen and Hyper-V personalities for stock KVM");
+MODULE_AUTHOR("The kvm-persona developers");
+MODULE_SOFTDEP("pre: kvm");

@@ -7,7 +7,8 @@
 #include <linux/kvm_host.h>
 #include <asm/hyperv-tlfs.h>
 
-#include "persona.h"
+#include "hyperv.h"
+#include "../kvm/boundary.h"
 
 /* Hyper-V hypercalls made through the Xen-aware page set EAX bit 31. */
 #define PERSONA_HV_HCALL_BIT	0x80000000ul
@@ -21,19 +22,17 @@ bool persona_hv_claims_hypercall(struct kvm_vcpu *vcpu)
 
 /*
  * kvm.ko has just written the Hyper-V hypercall page ("vmcall; ret").
- * With Xen interception on, a bare vmcall would be taken for a Xen
- * hypercall, so prefix it with "orl $0x80000000, %eax": bit 31 is reserved
+ * The caller has Xen interception on, with which a bare vmcall would be
+ * taken for a Xen hypercall, so prefix it with "orl $0x80000000, %eax": bit 31 is reserved
  * in the 32-bit Hyper-V ABI and unused in the 64-bit one.
  */
-void persona_hv_hypercall_msr_written(struct persona_vm *pvm,
-				      struct kvm_vcpu *vcpu, u64 data)
+void persona_hv_hypercall_msr_written(struct kvm_vcpu *vcpu, u64 data)
 {
 	static const u8 orl_bit31[] = { 0x0d, 0x00, 0x00, 0x00, 0x80 };
 	u8 insn[sizeof(orl_bit31) + 4];
 	u64 gpa;
 
-	if (!persona_xen_intercepts(pvm) ||
-	    !(data & HV_X64_MSR_HYPERCALL_ENABLE))
+	if (!(data & HV_X64_MSR_HYPERCALL_ENABLE))
 		return;
 	/* kvm.ko ignores the write until the guest OS ID is set. */
 	if (persona_kvm_hv_hypercall_msr(vcpu) != data)

@@ -5,7 +5,7 @@
  */
 #include <linux/kprobes.h>
 
-#include "persona.h"
+#include "kallsyms.h"
 
 static unsigned long (*persona_kallsyms_lookup)(const char *name);
 

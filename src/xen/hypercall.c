@@ -13,7 +13,13 @@
 #include <xen/interface/event_channel.h>
 #include <xen/interface/version.h>
 
-#include "persona.h"
+#include "../kvm/boundary.h"
+#include "evtchn.h"
+#include "hypercall.h"
+#include "shinfo.h"
+#include "timer.h"
+#include "vm.h"
+#include "xen.h"
 
 #define XEN_HCALL_STUB_SIZE	32
 
@@ -47,7 +53,7 @@ static int persona_xen_fill_hypercall_page(struct kvm_vcpu *vcpu, u64 gpa)
 }
 
 /* Without interception the VMM supplies the pages, 32- and 64-bit. */
-static int persona_xen_copy_blob_page(struct persona_vm *pvm,
+static int persona_xen_copy_blob_page(struct persona_xen_vm *pvm,
 				      struct kvm_vcpu *vcpu, bool lm,
 				      u32 page_num, u64 gpa)
 {
@@ -79,7 +85,7 @@ static int persona_xen_copy_blob_page(struct persona_vm *pvm,
  * A write to the Xen MSR: the low 12 bits select a page of the hypercall
  * area, the rest is its guest-physical address.  Returns 1 for #GP.
  */
-int persona_xen_write_hypercall_page(struct persona_vm *pvm,
+int persona_xen_write_hypercall_page(struct persona_xen_vm *pvm,
 				     struct kvm_vcpu *vcpu, u64 data)
 {
 	u32 page_num = data & ~PAGE_MASK;
@@ -104,29 +110,6 @@ static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
 }
 
 /*
- * Read @len bytes at guest-virtual @gva as the guest kernel sees them,
- * page by page so that a buffer crossing a page boundary is translated
- * correctly.  Returns 0 or -EFAULT.
- */
-int persona_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
-			    unsigned int len)
-{
-	unsigned int chunk;
-	gpa_t gpa;
-
-	while (len) {
-		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
-		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
-		if (!gpa || kvm_vcpu_read_guest(vcpu, gpa, data, chunk))
-			return -EFAULT;
-		gva += chunk;
-		data += chunk;
-		len -= chunk;
-	}
-	return 0;
-}
-
-/*
  * Re-entry after KVM_EXIT_XEN.  If userspace moved RIP (e.g. it injected
  * an exception or restored state) the hypercall is abandoned.  Events the
  * VMM raised meanwhile need no look here: the KVM_RUN hook that brought
@@ -142,7 +125,7 @@ static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 						vcpu->run->xen.u.hcall.result);
 }
 
-static bool persona_xen_hcall_xen_version(struct persona_vm *pvm, u64 cmd,
+static bool persona_xen_hcall_xen_version(struct persona_xen_vm *pvm, u64 cmd,
 					  u64 *r)
 {
 	u32 version = READ_ONCE(pvm->xen_version);
@@ -153,7 +136,7 @@ static bool persona_xen_hcall_xen_version(struct persona_vm *pvm, u64 cmd,
 	return true;
 }
 
-static int persona_xen_hypercall_exit(struct persona_vm *pvm,
+static int persona_xen_hypercall_exit(struct persona_xen_vm *pvm,
 				      struct kvm_vcpu *vcpu, bool longmode,
 				      int cpl, u64 input, const u64 *params)
 {
@@ -188,7 +171,7 @@ static const enum persona_reg persona_xen_args_32[6] = {
 	PERSONA_RSI, PERSONA_RDI, PERSONA_RBP,
 };
 
-int persona_xen_hypercall(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	const enum persona_reg *regs;
 	bool longmode, handled = false;

@@ -7,8 +7,13 @@
 #include <linux/sched/stat.h>
 #include <linux/uaccess.h>
 
-#include "persona.h"
-#include "persona-xen.h"
+#include "evtchn.h"
+#include "shinfo.h"
+#include "timer.h"
+#include "uapi.h"
+#include "vm.h"
+#include "xen.h"
+#include "xen-abi.h"
 
 int persona_xen_caps(void)
 {
@@ -45,7 +50,7 @@ bool persona_vcpu_ioctl_claims(unsigned int ioctl)
 static int persona_xen_hvm_config(struct kvm *kvm,
 				  const struct kvm_xen_hvm_config *xhc)
 {
-	struct persona_vm *pvm;
+	struct persona_xen_vm *pvm;
 
 	if (xhc->flags & ~PERSONA_XEN_CONFIG_FLAGS)
 		return -EINVAL;
@@ -60,7 +65,7 @@ static int persona_xen_hvm_config(struct kvm *kvm,
 	    (xhc->msr < PERSONA_XEN_MSR_MIN || xhc->msr > PERSONA_XEN_MSR_MAX))
 		return -EINVAL;
 
-	pvm = persona_vm_of(kvm);
+	pvm = persona_xen_vm_of(kvm);
 	if (!pvm) {
 		/* Disabling what was never enabled needs no state. */
 		if (!xhc->msr && !xhc->flags)
@@ -84,7 +89,7 @@ static int persona_xen_hvm_config(struct kvm *kvm,
 static int persona_xen_hvm_set_attr(struct kvm *kvm,
 				    const struct kvm_xen_hvm_attr *data)
 {
-	struct persona_vm *pvm;
+	struct persona_xen_vm *pvm;
 	LIST_HEAD(doomed);
 	int r = 0;
 
@@ -134,7 +139,7 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 static int persona_xen_hvm_get_attr(struct kvm *kvm,
 				    struct kvm_xen_hvm_attr *data)
 {
-	struct persona_vm *pvm = persona_vm_of(kvm);
+	struct persona_xen_vm *pvm = persona_xen_vm_of(kvm);
 
 	switch (data->type) {
 	case KVM_XEN_ATTR_TYPE_LONG_MODE:
@@ -162,7 +167,7 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 static int persona_xen_hvm_evtchn_send(struct kvm *kvm,
 				       const struct kvm_irq_routing_xen_evtchn *uxe)
 {
-	struct persona_vm *pvm = persona_vm_of(kvm);
+	struct persona_xen_vm *pvm = persona_xen_vm_of(kvm);
 
 	/* Without shared_info there is nowhere to deliver to. */
 	if (!pvm)
@@ -201,18 +206,36 @@ long persona_vm_ioctl(struct kvm *kvm, unsigned int ioctl, void __user *argp)
 	return -ENOTTY;
 }
 
+/* The timer attribute; caller holds pvm->lock. */
+static int persona_vcpu_timer_attr(struct persona_xen_vm *pvm,
+				   struct kvm_vcpu *vcpu, unsigned int ioctl,
+				   struct kvm_xen_vcpu_attr *xva)
+{
+	int idx, r;
+
+	if (ioctl == KVM_XEN_VCPU_GET_ATTR) {
+		persona_timer_attr_get(pvm, vcpu, xva);
+		return 0;
+	}
+	/* Setting an expired timer delivers its event at once. */
+	idx = srcu_read_lock(&vcpu->kvm->srcu);
+	r = persona_timer_attr_set(pvm, vcpu, xva);
+	srcu_read_unlock(&vcpu->kvm->srcu, idx);
+	return r;
+}
+
 long persona_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 			void __user *argp)
 {
 	struct kvm_xen_vcpu_attr xva;
-	struct persona_vm *pvm;
+	struct persona_xen_vm *pvm;
 	long r;
 
 	if (copy_from_user(&xva, argp, sizeof(xva)))
 		return -EFAULT;
 
 	/* Reading a VM that never enabled Xen must not enable it. */
-	pvm = persona_vm_of(vcpu->kvm);
+	pvm = persona_xen_vm_of(vcpu->kvm);
 	if (!pvm && ioctl == KVM_XEN_VCPU_GET_ATTR) {
 		r = persona_vcpu_attr_get_fresh(vcpu, &xva);
 		if (!r && copy_to_user(argp, &xva, sizeof(xva)))
@@ -225,7 +248,11 @@ long persona_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return PTR_ERR(pvm);
 
 	mutex_lock(&pvm->lock);
-	if (ioctl == KVM_XEN_VCPU_SET_ATTR)
+	/* The first touch of the vCPU's Xen state initialises it. */
+	persona_vcpu_xen(pvm, vcpu);
+	if (xva.type == KVM_XEN_VCPU_ATTR_TYPE_TIMER)
+		r = persona_vcpu_timer_attr(pvm, vcpu, ioctl, &xva);
+	else if (ioctl == KVM_XEN_VCPU_SET_ATTR)
 		r = persona_vcpu_attr_set(pvm, vcpu, &xva);
 	else
 		r = persona_vcpu_attr_get(pvm, vcpu, &xva);

@@ -9,8 +9,11 @@
 #include <xen/interface/xen.h>
 #include <xen/interface/vcpu.h>
 
-#include "persona.h"
-#include "persona-xen.h"
+#include "../kvm/boundary.h"
+#include "evtchn.h"
+#include "timer.h"
+#include "xen.h"
+#include "xen-abi.h"
 
 /*
  * vx->timer_pending: the timer fired and the vCPU has not seen it yet.
@@ -50,7 +53,7 @@ static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 	struct kvm_vcpu_arch *arch = container_of(vx, struct kvm_vcpu_arch,
 						  xen);
 	struct kvm_vcpu *vcpu = container_of(arch, struct kvm_vcpu, arch);
-	struct persona_vm *pvm = persona_vm_of(vcpu->kvm);
+	struct persona_xen_vm *pvm = persona_xen_vm_of(vcpu->kvm);
 	struct kvm_xen_evtchn e;
 
 	if (atomic_read(&vx->timer_pending) || !pvm)
@@ -83,7 +86,7 @@ bool persona_timer_pending(struct kvm_vcpu *vcpu)
 }
 
 /* From the vCPU's run loop, where guest pages may be mapped. */
-void persona_timer_inject(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+void persona_timer_inject(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 	struct kvm_xen_evtchn e;
@@ -129,7 +132,7 @@ static bool persona_timer_enabled(struct kvm_vcpu *vcpu)
 }
 
 /* KVM_XEN_VCPU_ATTR_TYPE_TIMER; caller holds pvm->lock. */
-int persona_timer_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+int persona_timer_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   const struct kvm_xen_vcpu_attr *data)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -150,7 +153,7 @@ int persona_timer_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 }
 
 /* Pending-but-undelivered counts as still armed, for save/restore. */
-void persona_timer_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+void persona_timer_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    struct kvm_xen_vcpu_attr *data)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -173,7 +176,7 @@ static bool persona_vcpuop_set_singleshot(struct kvm_vcpu *vcpu,
 	 */
 	len = longmode ? sizeof(oneshot) :
 			 sizeof(struct persona_compat_singleshot_timer);
-	if (persona_read_guest_virt(vcpu, param, &oneshot, len)) {
+	if (persona_kvm_read_guest_virt(vcpu, param, &oneshot, len)) {
 		*r = -XEN_EFAULT;
 		return true;
 	}
@@ -189,7 +192,7 @@ static bool persona_vcpuop_set_singleshot(struct kvm_vcpu *vcpu,
 	return true;
 }
 
-bool persona_hcall_vcpu_op(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+bool persona_hcall_vcpu_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   bool longmode, int cmd, int vcpu_id, u64 param,
 			   u64 *r)
 {
@@ -222,7 +225,7 @@ bool persona_hcall_vcpu_op(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
  * more than 2^50 ns (~13 days) ahead comes from old guests' jiffies
  * arithmetic; like Xen, fire in 100 ms instead.
  */
-bool persona_hcall_set_timer_op(struct persona_vm *pvm,
+bool persona_hcall_set_timer_op(struct persona_xen_vm *pvm,
 				struct kvm_vcpu *vcpu, u64 timeout, u64 *r)
 {
 	u64 now;

@@ -17,8 +17,11 @@
 #include <xen/interface/event_channel.h>
 #include <xen/interface/sched.h>
 
-#include "persona.h"
-#include "persona-xen.h"
+#include "../kvm/boundary.h"
+#include "evtchn.h"
+#include "shinfo.h"
+#include "xen.h"
+#include "xen-abi.h"
 
 /* Xen bounds SCHEDOP_poll to 128 ports (not in its public headers). */
 #define XEN_SCHEDOP_POLL_MAX_PORTS	128
@@ -40,7 +43,7 @@ static unsigned int persona_evtchn_nr_ports(bool lm)
 	return lm ? PERSONA_EVTCHN_2L_PORTS_64 : PERSONA_EVTCHN_2L_PORTS_32;
 }
 
-unsigned int persona_evtchn_max_port(struct persona_vm *pvm)
+unsigned int persona_evtchn_max_port(struct persona_xen_vm *pvm)
 {
 	return persona_evtchn_nr_ports(persona_xen_long_mode(pvm));
 }
@@ -62,7 +65,7 @@ static struct kvm_vcpu *persona_evtchn_vcpu(struct kvm *kvm,
 }
 
 /* Wake @vcpu if it is in SCHEDOP_poll on @port (or on several ports). */
-static void persona_evtchn_wake_poller(struct persona_vm *pvm,
+static void persona_evtchn_wake_poller(struct persona_xen_vm *pvm,
 				       struct kvm_vcpu *vcpu, int port)
 {
 	int poll = READ_ONCE(persona_kvm_vcpu_xen(vcpu)->poll_evtchn);
@@ -163,7 +166,7 @@ static bool persona_evtchn_set_sel(void *vcpu_info, bool lm,
  * -EWOULDBLOCK if shared_info is not mapped and the caller must retry
  * from a context that can map it.
  */
-int persona_evtchn_set_fast(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
+int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 {
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
@@ -257,7 +260,7 @@ out:
  * borrows the VM's, holding it alive: a VMM that died with its fds open
  * has no address space left to map from).
  */
-int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
+int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 {
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
@@ -301,7 +304,7 @@ int persona_evtchn_set(struct persona_vm *pvm, struct kvm_xen_evtchn *xe)
 	return rc;
 }
 
-bool persona_evtchn_has_deferred(struct persona_vm *pvm,
+bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu)
 {
 	return READ_ONCE(persona_kvm_vcpu_xen(vcpu)->evtchn_pending_sel);
@@ -311,7 +314,7 @@ bool persona_evtchn_has_deferred(struct persona_vm *pvm,
  * From the vCPU's run loop: move selector bits that could not be written
  * while vcpu_info was unmapped into the guest's vcpu_info.
  */
-void persona_evtchn_inject_deferred(struct persona_vm *pvm,
+void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 				    struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -353,7 +356,7 @@ void persona_evtchn_inject_deferred(struct persona_vm *pvm,
 }
 
 /* KVM_XEN_HVM_EVTCHN_SEND. */
-int persona_evtchn_send_ioctl(struct persona_vm *pvm,
+int persona_evtchn_send_ioctl(struct persona_xen_vm *pvm,
 			      const struct kvm_irq_routing_xen_evtchn *uxe)
 {
 	struct kvm_xen_evtchn e;
@@ -382,7 +385,7 @@ static int persona_evtchn_set_fn(struct kvm_kernel_irq_routing_entry *e,
 				 struct kvm *kvm, int irq_source_id, int level,
 				 bool line_status)
 {
-	struct persona_vm *pvm = persona_vm_of(kvm);
+	struct persona_xen_vm *pvm = persona_xen_vm_of(kvm);
 
 	if (!level || !pvm)
 		return -EINVAL;
@@ -395,22 +398,21 @@ static int persona_evtchn_set_fn(struct kvm_kernel_irq_routing_entry *e,
  * guest's word size is, so a bad target simply fails at delivery time,
  * as an MSI to a missing APIC would.
  */
-int persona_evtchn_setup_route(struct kvm *kvm,
+int persona_evtchn_route_check(const struct kvm_irq_routing_entry *ue)
+{
+	if (ue->u.xen_evtchn.priority != KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL)
+		return -EINVAL;
+	return 0;
+}
+
+/* After persona_evtchn_route_check(), on a VM with the personality. */
+int persona_evtchn_setup_route(struct persona_xen_vm *pvm,
 			       struct kvm_kernel_irq_routing_entry *e,
 			       const struct kvm_irq_routing_entry *ue)
 {
-	struct persona_vm *pvm;
 	struct kvm_vcpu *vcpu;
 
-	if (ue->u.xen_evtchn.priority != KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL)
-		return -EINVAL;
-
-	/* The route's callback is ours: the VM now pins the module. */
-	pvm = persona_vm_get_or_create(kvm);
-	if (IS_ERR(pvm))
-		return PTR_ERR(pvm);
-
-	vcpu = kvm_get_vcpu_by_id(kvm, ue->u.xen_evtchn.vcpu);
+	vcpu = kvm_get_vcpu_by_id(pvm->kvm, ue->u.xen_evtchn.vcpu);
 	e->xen_evtchn.vcpu_idx = vcpu ? vcpu->vcpu_idx : -1;
 	e->xen_evtchn.port = ue->u.xen_evtchn.port;
 	e->xen_evtchn.vcpu_id = ue->u.xen_evtchn.vcpu;
@@ -426,7 +428,7 @@ static void persona_evtchnfd_free(struct persona_evtchnfd *fd)
 	kfree(fd);
 }
 
-static int persona_evtchn_assign(struct persona_vm *pvm,
+static int persona_evtchn_assign(struct persona_xen_vm *pvm,
 				 const struct kvm_xen_hvm_attr *data)
 {
 	unsigned int max = persona_evtchn_max_port(pvm);
@@ -486,7 +488,7 @@ fail:
 }
 
 /* Only the target vCPU and priority of a loopback port may change. */
-static int persona_evtchn_update(struct persona_vm *pvm,
+static int persona_evtchn_update(struct persona_xen_vm *pvm,
 				 const struct kvm_xen_hvm_attr *data)
 {
 	struct persona_evtchnfd *fd;
@@ -517,7 +519,7 @@ static int persona_evtchn_update(struct persona_vm *pvm,
  * @doomed; persona_evtchn_free_doomed() waits and frees once the caller
  * has dropped the lock.
  */
-static int persona_evtchn_deassign(struct persona_vm *pvm, u32 port,
+static int persona_evtchn_deassign(struct persona_xen_vm *pvm, u32 port,
 				   struct list_head *doomed)
 {
 	struct persona_evtchnfd *fd = xa_erase(&pvm->evtchn_ports, port);
@@ -528,7 +530,7 @@ static int persona_evtchn_deassign(struct persona_vm *pvm, u32 port,
 	return 0;
 }
 
-static int persona_evtchn_reset(struct persona_vm *pvm,
+static int persona_evtchn_reset(struct persona_xen_vm *pvm,
 				struct list_head *doomed)
 {
 	struct persona_evtchnfd *fd;
@@ -545,7 +547,7 @@ static int persona_evtchn_reset(struct persona_vm *pvm,
  * KVM_XEN_ATTR_TYPE_EVTCHN.  Ports it removes go onto @doomed, for
  * persona_evtchn_free_doomed() after pvm->lock is dropped.
  */
-int persona_evtchn_attr_set(struct persona_vm *pvm,
+int persona_evtchn_attr_set(struct persona_xen_vm *pvm,
 			    const struct kvm_xen_hvm_attr *data,
 			    struct list_head *doomed)
 {
@@ -571,7 +573,7 @@ int persona_evtchn_attr_set(struct persona_vm *pvm,
 }
 
 /* Wait out the hypercalls that may still use @doomed's ports; free them. */
-void persona_evtchn_free_doomed(struct persona_vm *pvm,
+void persona_evtchn_free_doomed(struct persona_xen_vm *pvm,
 				struct list_head *doomed)
 {
 	struct persona_evtchnfd *fd, *next;
@@ -586,7 +588,7 @@ void persona_evtchn_free_doomed(struct persona_vm *pvm,
 }
 
 /* VM teardown: no vCPU can make a hypercall any more. */
-void persona_evtchn_ports_free(struct persona_vm *pvm)
+void persona_evtchn_ports_free(struct persona_xen_vm *pvm)
 {
 	struct persona_evtchnfd *fd;
 	unsigned long port;
@@ -600,14 +602,14 @@ void persona_evtchn_ports_free(struct persona_vm *pvm)
  * EVTCHNOP_send.  Ports userspace registered are handled here; any other
  * port is the VMM's (the hypercall exits).
  */
-bool persona_hcall_evtchn_send(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+bool persona_hcall_evtchn_send(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			       u64 param, u64 *r)
 {
 	struct persona_evtchnfd *fd;
 	struct evtchn_send send;
 	int ret;
 
-	if (persona_read_guest_virt(vcpu, param, &send, sizeof(send))) {
+	if (persona_kvm_read_guest_virt(vcpu, param, &send, sizeof(send))) {
 		*r = -XEN_EFAULT;
 		return true;
 	}
@@ -629,7 +631,7 @@ bool persona_hcall_evtchn_send(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 }
 
 /* Is any of @ports pending?  True as well if shared_info is unusable. */
-static bool persona_evtchn_any_pending(struct persona_vm *pvm, bool lm,
+static bool persona_evtchn_any_pending(struct persona_xen_vm *pvm, bool lm,
 				       const evtchn_port_t *ports,
 				       unsigned int nr)
 {
@@ -677,7 +679,7 @@ void persona_poll_timer_fn(struct timer_list *t)
 	kvm_vcpu_kick(vcpu);
 }
 
-static void persona_poll_block(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+static void persona_poll_block(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			       u64 timeout)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -701,7 +703,7 @@ static void persona_poll_block(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
  * in-kernel LAPIC and userspace's EVTCHN_SEND opt-in; otherwise upstream
  * treats it as a yield, and so do we.
  */
-static bool persona_schedop_poll(struct persona_vm *pvm,
+static bool persona_schedop_poll(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu, bool longmode,
 				 u64 param, u64 *r)
 {
@@ -717,7 +719,7 @@ static bool persona_schedop_poll(struct persona_vm *pvm,
 	    !(READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_EVTCHN_SEND))
 		return false;
 
-	if (persona_read_guest_virt(vcpu, param, &poll, sizeof(poll))) {
+	if (persona_kvm_read_guest_virt(vcpu, param, &poll, sizeof(poll))) {
 		*r = -XEN_EFAULT;
 		return true;
 	}
@@ -736,8 +738,8 @@ static bool persona_schedop_poll(struct persona_vm *pvm,
 		}
 	}
 
-	if (persona_read_guest_virt(vcpu, (u64)(unsigned long)poll.ports,
-				    ports, poll.nr_ports * sizeof(*ports))) {
+	if (persona_kvm_read_guest_virt(vcpu, (u64)(unsigned long)poll.ports,
+					ports, poll.nr_ports * sizeof(*ports))) {
 		*r = -XEN_EFAULT;
 		goto out;
 	}
@@ -761,7 +763,7 @@ out:
 	return true;
 }
 
-bool persona_hcall_sched_op(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+bool persona_hcall_sched_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    bool longmode, int cmd, u64 param, u64 *r)
 {
 	switch (cmd) {

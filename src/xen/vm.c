@@ -13,12 +13,16 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
-#include "persona.h"
+#include "../kvm/boundary.h"
+#include "evtchn.h"
+#include "shinfo.h"
+#include "timer.h"
+#include "vm.h"
 
 static void persona_vm_mm_release(struct mmu_notifier *mn,
 				  struct mm_struct *mm)
 {
-	persona_shinfo_mm_release(container_of(mn, struct persona_vm,
+	persona_shinfo_mm_release(container_of(mn, struct persona_xen_vm,
 					       mm_notifier));
 }
 
@@ -26,13 +30,14 @@ static const struct mmu_notifier_ops persona_vm_mm_ops = {
 	.release = persona_vm_mm_release,
 };
 
-static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
+static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 {
-	struct persona_vm *pvm;
+	struct persona_xen_vm *pvm;
 
 	pvm = kzalloc(sizeof(*pvm), GFP_KERNEL_ACCOUNT);
 	if (!pvm)
 		return NULL;
+	pvm->vm.ops = &persona_xen_ops;
 	pvm->kvm = kvm;
 	mutex_init(&pvm->lock);
 	spin_lock_init(&pvm->vcpu_init_lock);
@@ -47,12 +52,12 @@ static struct persona_vm *persona_vm_alloc(struct kvm *kvm)
 	return pvm;
 }
 
-static void persona_vm_unregister(struct persona_vm *pvm)
+static void persona_vm_unregister(struct persona_xen_vm *pvm)
 {
 	mmu_notifier_unregister(&pvm->mm_notifier, pvm->kvm->mm);
 }
 
-static void persona_vm_free(struct persona_vm *pvm)
+static void persona_vm_free(struct persona_xen_vm *pvm)
 {
 	mutex_destroy(&pvm->lock);
 	kfree(pvm);
@@ -61,7 +66,7 @@ static void persona_vm_free(struct persona_vm *pvm)
 /* The last reference to this module may go here: see persona_vm_exit(). */
 static void persona_vm_free_rcu(struct rcu_head *head)
 {
-	persona_vm_free(container_of(head, struct persona_vm, rcu));
+	persona_vm_free(container_of(head, struct persona_xen_vm, rcu));
 	module_put(THIS_MODULE);
 }
 
@@ -70,12 +75,13 @@ static void persona_vm_free_rcu(struct rcu_head *head)
  * destroyed concurrently (the caller holds its fd), but two ioctls may race
  * to create the state.
  */
-struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
+struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm)
 {
-	struct persona_vm *pvm, *other;
+	struct persona_xen_vm *pvm;
+	struct persona_vm *other;
 	int r;
 
-	pvm = persona_vm_of(kvm);
+	pvm = persona_xen_vm_of(kvm);
 	if (pvm)
 		return pvm;
 
@@ -89,7 +95,7 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 		return ERR_PTR(-ENOMEM);
 	}
 
-	r = persona_hooks_arm_xen();
+	r = persona_vm_hooks_get();
 	if (r) {
 		persona_vm_unregister(pvm);
 		persona_vm_free(pvm);
@@ -98,13 +104,13 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
 	}
 
 	/* Fully initialised before the hooks can see it. */
-	other = persona_kvm_install_vm(kvm, pvm);
+	other = persona_kvm_install_vm(kvm, &pvm->vm);
 	if (other) {
-		persona_hooks_disarm_xen();
+		persona_vm_hooks_put();
 		persona_vm_unregister(pvm);
 		persona_vm_free(pvm);
 		module_put(THIS_MODULE);
-		return other;
+		return persona_xen_vm_of(kvm);
 	}
 	return pvm;
 }
@@ -114,7 +120,7 @@ struct persona_vm *persona_vm_get_or_create(struct kvm *kvm)
  * CONFIG_KVM_XEN.  Initialise it the first time the personality touches
  * the vCPU; that may be in atomic context, and nothing here sleeps.
  */
-static void persona_vcpu_xen_init(struct persona_vm *pvm,
+static void persona_vcpu_xen_init(struct persona_xen_vm *pvm,
 				  struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -136,12 +142,7 @@ static void persona_vcpu_xen_init(struct persona_vm *pvm,
 	spin_unlock_irqrestore(&pvm->vcpu_init_lock, flags);
 }
 
-bool persona_vcpu_xen_ready(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
-{
-	return test_bit_acquire(vcpu->vcpu_idx, pvm->vcpu_ready);
-}
-
-struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_vm *pvm,
+struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_xen_vm *pvm,
 				      struct kvm_vcpu *vcpu)
 {
 	if (unlikely(!persona_vcpu_xen_ready(pvm, vcpu)))
@@ -153,19 +154,18 @@ struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_vm *pvm,
  * Before kvm.ko frees the vCPUs: stop what could still reach them (timers,
  * guest memory caches linked into the VM).
  */
-void persona_vm_teardown(struct kvm *kvm)
+void persona_vm_teardown(struct persona_xen_vm *pvm)
 {
-	struct persona_vm *pvm = persona_vm_of(kvm);
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
-	if (!pvm)
-		return;
-	kvm_for_each_vcpu(i, vcpu, kvm)
-		if (persona_vcpu_xen_ready(pvm, vcpu))
+	kvm_for_each_vcpu(i, vcpu, pvm->kvm)
+		if (persona_vcpu_xen_ready(pvm, vcpu)) {
+			persona_timer_stop(vcpu);
 			persona_vcpu_xen_teardown(vcpu);
+		}
 	persona_evtchn_ports_free(pvm);
-	kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
+	kvm_gpc_deactivate(pvm->kvm, &pvm->shinfo_cache);
 	/* Runs the release callback if the mm outlived the fds. */
 	persona_vm_unregister(pvm);
 }
@@ -173,23 +173,20 @@ void persona_vm_teardown(struct kvm *kvm)
 /* kvm.ko has destroyed the vCPUs; nothing can reach @kvm's state now. */
 void persona_vm_destroy(struct kvm *kvm)
 {
-	struct persona_vm *pvm = persona_kvm_remove_vm(kvm);
+	struct persona_vm *vm = persona_kvm_remove_vm(kvm);
+	struct persona_xen_vm *pvm;
 
-	if (!pvm)
+	if (!vm)
 		return;
+	pvm = container_of(vm, struct persona_xen_vm, vm);
 
-	persona_hooks_disarm_xen();
+	persona_vm_hooks_put();
 	/*
 	 * Freed after a grace period: cheap insurance for a lockless reader
 	 * outside the vCPUs (an irqfd's routing callback, say) that looked
 	 * the pointer up just before it went.
 	 */
 	call_rcu(&pvm->rcu, persona_vm_free_rcu);
-}
-
-int persona_vm_init(void)
-{
-	return 0;
 }
 
 void persona_vm_exit(void)

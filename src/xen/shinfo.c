@@ -14,8 +14,9 @@
 #include <linux/sched/stat.h>
 #include <linux/timekeeping.h>
 
-#include "persona.h"
-#include "persona-xen.h"
+#include "../kvm/boundary.h"
+#include "shinfo.h"
+#include "xen-abi.h"
 
 /*
  * Map @gpc again after kvm.ko invalidated it.  Sleeps; the caller then
@@ -61,7 +62,7 @@ void persona_mark_dirty(struct kvm_vcpu *vcpu, struct gfn_to_pfn_cache *gpc)
  * The wallclock in shared_info: the real time at which the guest's
  * system time (kvmclock) was zero, under Xen's odd/even version protocol.
  */
-static int persona_shinfo_write_wallclock(struct persona_vm *pvm)
+static int persona_shinfo_write_wallclock(struct persona_xen_vm *pvm)
 {
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
@@ -114,7 +115,7 @@ static int persona_shinfo_write_wallclock(struct persona_vm *pvm)
 }
 
 /* KVM_XEN_ATTR_TYPE_SHARED_INFO; caller holds pvm->lock. */
-int persona_shinfo_set(struct persona_vm *pvm, u64 gfn)
+int persona_shinfo_set(struct persona_xen_vm *pvm, u64 gfn)
 {
 	struct kvm *kvm = pvm->kvm;
 	int idx, r = 0;
@@ -136,7 +137,7 @@ int persona_shinfo_set(struct persona_vm *pvm, u64 gfn)
 	return r;
 }
 
-u64 persona_shinfo_gfn(struct persona_vm *pvm)
+u64 persona_shinfo_gfn(struct persona_xen_vm *pvm)
 {
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 
@@ -148,7 +149,7 @@ u64 persona_shinfo_gfn(struct persona_vm *pvm)
  * when it changes the wallclock moves, so write it at its new place.
  * Caller holds pvm->lock.
  */
-int persona_shinfo_set_long_mode(struct persona_vm *pvm, bool lm)
+int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
 {
 	bool old = persona_xen_long_mode(pvm);
 
@@ -166,7 +167,7 @@ int persona_shinfo_set_long_mode(struct persona_vm *pvm, bool lm)
  * checked there, say "pending" so that the vCPU comes back and looks
  * again from a context that can map it.
  */
-bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
@@ -199,7 +200,7 @@ bool persona_upcall_pending(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
  * or before an in-kernel hypercall returns, where Xen delivers pending
  * events), have it evaluate events again.
  */
-void persona_upcall_recheck(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	if (READ_ONCE(pvm->upcall_vector) && persona_upcall_pending(pvm, vcpu))
 		kvm_make_request(KVM_REQ_EVENT, vcpu);
@@ -237,7 +238,7 @@ static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
  * Copy the runstate into the guest's area, with XEN_RUNSTATE_UPDATE set in
  * state_entry_time while the copy is in progress.
  */
-static void persona_runstate_write(struct persona_vm *pvm,
+static void persona_runstate_write(struct persona_xen_vm *pvm,
 				   struct kvm_vcpu *vcpu, bool may_sleep)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
@@ -303,7 +304,7 @@ static void persona_runstate_write(struct persona_vm *pvm,
 	persona_mark_dirty(vcpu, gpc);
 }
 
-static void persona_runstate_set(struct persona_vm *pvm,
+static void persona_runstate_set(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu, int state,
 				 bool may_sleep)
 {
@@ -312,14 +313,14 @@ static void persona_runstate_set(struct persona_vm *pvm,
 }
 
 /* Scheduled in: preemption disabled, so no refresh. */
-void persona_runstate_load(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+void persona_runstate_load(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	if (sched_info_on())
 		persona_runstate_set(pvm, vcpu, RUNSTATE_running, false);
 }
 
 /* Preempted while running (a normal exit stays "running", as in Xen). */
-void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+void persona_runstate_put(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	if (sched_info_on())
 		persona_runstate_set(pvm, vcpu, RUNSTATE_runnable, false);
@@ -330,7 +331,7 @@ void persona_runstate_put(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
  * map it and bring the guest's copy up to date; otherwise there is
  * nothing to pay on every entry.
  */
-void persona_runstate_sync(struct persona_vm *pvm, struct kvm_vcpu *vcpu)
+void persona_runstate_sync(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	if (sched_info_on() && test_bit(vcpu->vcpu_idx, pvm->runstate_stale))
 		persona_runstate_write(pvm, vcpu, true);
@@ -387,7 +388,7 @@ static int persona_runstate_data_set(struct kvm_vcpu *vcpu,
 }
 
 /* KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST: add deltas, optionally switch. */
-static int persona_runstate_adjust(struct persona_vm *pvm,
+static int persona_runstate_adjust(struct persona_xen_vm *pvm,
 				   struct kvm_vcpu *vcpu,
 				   const struct kvm_xen_vcpu_attr *data)
 {
@@ -411,7 +412,7 @@ static int persona_runstate_adjust(struct persona_vm *pvm,
 	return 0;
 }
 
-static int persona_runstate_attr_set(struct persona_vm *pvm,
+static int persona_runstate_attr_set(struct persona_xen_vm *pvm,
 				     struct kvm_vcpu *vcpu,
 				     struct kvm_xen_vcpu_attr *data)
 {
@@ -438,11 +439,14 @@ static int persona_runstate_attr_set(struct persona_vm *pvm,
 	return -ENOENT;
 }
 
-/* KVM_XEN_VCPU_SET_ATTR; caller holds pvm->lock. */
-int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+/*
+ * KVM_XEN_VCPU_SET_ATTR but the timer's; caller holds pvm->lock and has
+ * initialised the vCPU's Xen state.
+ */
+int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 	int idx, r;
 
 	lockdep_assert_held(&pvm->lock);
@@ -485,9 +489,6 @@ int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 		vx->vcpu_id = data->u.vcpu_id;
 		r = 0;
 		break;
-	case KVM_XEN_VCPU_ATTR_TYPE_TIMER:
-		r = persona_timer_attr_set(pvm, vcpu, data);
-		break;
 	case KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR:
 		if (data->u.vector && data->u.vector < 0x10) {
 			r = -EINVAL;
@@ -504,11 +505,11 @@ int persona_vcpu_attr_set(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 	return r;
 }
 
-/* KVM_XEN_VCPU_GET_ATTR; caller holds pvm->lock. */
-int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+/* KVM_XEN_VCPU_GET_ATTR but the timer's; as persona_vcpu_attr_set(). */
+int persona_vcpu_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
+	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 
 	lockdep_assert_held(&pvm->lock);
 	switch (data->type) {
@@ -548,9 +549,6 @@ int persona_vcpu_attr_get(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
 		return sched_info_on() ? -EINVAL : -EOPNOTSUPP;
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID:
 		data->u.vcpu_id = vx->vcpu_id;
-		return 0;
-	case KVM_XEN_VCPU_ATTR_TYPE_TIMER:
-		persona_timer_attr_get(pvm, vcpu, data);
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR:
 		data->u.vector = vx->upcall_vector;
@@ -614,7 +612,7 @@ static void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
  * still holds a mapping, and a timer or irqfd that comes later finds the
  * caches invalid; nothing can refresh them without the mm.
  */
-void persona_shinfo_mm_release(struct persona_vm *pvm)
+void persona_shinfo_mm_release(struct persona_xen_vm *pvm)
 {
 	struct kvm_vcpu_xen *vx;
 	struct kvm_vcpu *vcpu;
@@ -636,7 +634,6 @@ void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu)
 {
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 
-	persona_timer_stop(vcpu);
 	del_timer_sync(&vx->poll_timer);
 	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);
 	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_time_info_cache);

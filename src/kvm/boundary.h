@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kvm.ko boundary: every access to kvm.ko's private state and to its
+ * non-exported symbols goes through these functions, which one file per
+ * kernel series implements (kvm-6.1.c; src/Kbuild picks it).  The rest
+ * of the module uses only these, kvm.ko's exported API and the public
+ * parts of <linux/kvm_host.h>.
+ */
+#ifndef _PERSONA_KVM_BOUNDARY_H
+#define _PERSONA_KVM_BOUNDARY_H
+
+#include <linux/kvm_host.h>
+#include <linux/types.h>
+
+struct persona_vm;
+
+/* Resolve the symbols the functions below need; -ENOENT if one is missing. */
+int persona_kvm_init(void);
+
+/*
+ * The personality state of @kvm, NULL for a VM without one.  The hook
+ * engine asks on every hooked call of every VM, so it is an inline load
+ * from the VM itself rather than a lookup.  kvm.ko reserves a struct
+ * kvm_xen in every VM; built without CONFIG_KVM_XEN it never reads or
+ * writes it (its users are all in the xen.c it does not build, and the
+ * module refuses to load where that is built), so its first word is ours.
+ */
+static_assert(sizeof(struct kvm_xen) >= sizeof(struct persona_vm *));
+
+static __always_inline struct persona_vm **persona_kvm_slot(struct kvm *kvm)
+{
+	return (struct persona_vm **)&kvm->arch.xen;
+}
+
+/*
+ * Valid without RCU once found: the state lives exactly as long as the VM
+ * (it is published before the VM can use it and withdrawn when kvm.ko has
+ * destroyed the vCPUs), and every caller holds a reference to the VM.
+ */
+static __always_inline struct persona_vm *persona_kvm_vm(struct kvm *kvm)
+{
+	return READ_ONCE(*persona_kvm_slot(kvm));
+}
+
+/* Publish @pvm for @kvm; returns the state already there, if any. */
+struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
+					  struct persona_vm *pvm);
+struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm);
+
+enum persona_reg {
+	PERSONA_RAX, PERSONA_RCX, PERSONA_RDX, PERSONA_RBX,
+	PERSONA_RSP, PERSONA_RBP, PERSONA_RSI, PERSONA_RDI,
+	PERSONA_R8, PERSONA_R9, PERSONA_R10, PERSONA_R11,
+};
+
+unsigned long persona_kvm_reg_read(struct kvm_vcpu *vcpu, enum persona_reg r);
+void persona_kvm_reg_write(struct kvm_vcpu *vcpu, enum persona_reg r,
+			   unsigned long val);
+bool persona_kvm_is_long_mode(struct kvm_vcpu *vcpu);
+bool persona_kvm_is_64bit_hypercall(struct kvm_vcpu *vcpu);
+int persona_kvm_get_cpl(struct kvm_vcpu *vcpu);
+void persona_kvm_patch_hypercall(struct kvm_vcpu *vcpu, u8 *insn);
+void persona_kvm_set_complete_userspace(struct kvm_vcpu *vcpu,
+					int (*fn)(struct kvm_vcpu *vcpu));
+bool persona_kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu);
+u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu);
+struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu);
+bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu);
+u64 persona_kvm_clock_ns(struct kvm *kvm);
+u64 persona_kvm_wall_clock_epoch(struct kvm *kvm);
+int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq);
+gpa_t persona_kvm_gva_to_gpa(struct kvm_vcpu *vcpu, u64 gva);
+int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
+				unsigned int len);
+void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
+
+#endif /* _PERSONA_KVM_BOUNDARY_H */

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kvm.ko boundary for the 6.1 series (kvm/boundary.h): the private
+ * parts of struct kvm_vcpu_arch and struct kvm_arch, and the non-exported
+ * symbols, as Debian 12's kvm.ko has them.
+ */
+#include <linux/kvm_host.h>
+#include <linux/timekeeping.h>
+
+#include "kallsyms.h"
+#include "boundary.h"
+
+static struct kvm_x86_ops *persona_x86_ops;
+static u64 (*persona_get_kvmclock_ns)(struct kvm *kvm);
+static int (*persona_apic_set_irq)(struct kvm_vcpu *vcpu,
+				   struct kvm_lapic_irq *irq, void *dest_map);
+static gpa_t (*persona_gva_to_gpa_system)(struct kvm_vcpu *vcpu, gva_t gva,
+					  void *exception);
+
+int persona_kvm_init(void)
+{
+	int r;
+
+	r = persona_resolve("kvm_x86_ops", (void **)&persona_x86_ops);
+	r = r ?: persona_resolve("get_kvmclock_ns",
+				 (void **)&persona_get_kvmclock_ns);
+	r = r ?: persona_resolve("kvm_apic_set_irq",
+				 (void **)&persona_apic_set_irq);
+	r = r ?: persona_resolve("kvm_mmu_gva_to_gpa_system",
+				 (void **)&persona_gva_to_gpa_system);
+	return r;
+}
+
+struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
+					  struct persona_vm *pvm)
+{
+	return cmpxchg_release(persona_kvm_slot(kvm), NULL, pvm);
+}
+
+struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm)
+{
+	return xchg(persona_kvm_slot(kvm), NULL);
+}
+
+/* Accessors to kvm.ko's private vCPU state. */
+
+static const enum kvm_reg persona_reg_map[] = {
+	[PERSONA_RAX] = VCPU_REGS_RAX, [PERSONA_RCX] = VCPU_REGS_RCX,
+	[PERSONA_RDX] = VCPU_REGS_RDX, [PERSONA_RBX] = VCPU_REGS_RBX,
+	[PERSONA_RSP] = VCPU_REGS_RSP, [PERSONA_RBP] = VCPU_REGS_RBP,
+	[PERSONA_RSI] = VCPU_REGS_RSI, [PERSONA_RDI] = VCPU_REGS_RDI,
+	[PERSONA_R8] = VCPU_REGS_R8, [PERSONA_R9] = VCPU_REGS_R9,
+	[PERSONA_R10] = VCPU_REGS_R10, [PERSONA_R11] = VCPU_REGS_R11,
+};
+
+unsigned long persona_kvm_reg_read(struct kvm_vcpu *vcpu, enum persona_reg r)
+{
+	enum kvm_reg reg = persona_reg_map[r];
+
+	if (!test_bit(reg, (unsigned long *)&vcpu->arch.regs_avail))
+		persona_x86_ops->cache_reg(vcpu, reg);
+	return vcpu->arch.regs[reg];
+}
+
+void persona_kvm_reg_write(struct kvm_vcpu *vcpu, enum persona_reg r,
+			   unsigned long val)
+{
+	enum kvm_reg reg = persona_reg_map[r];
+
+	vcpu->arch.regs[reg] = val;
+	__set_bit(reg, (unsigned long *)&vcpu->arch.regs_avail);
+	__set_bit(reg, (unsigned long *)&vcpu->arch.regs_dirty);
+}
+
+bool persona_kvm_is_long_mode(struct kvm_vcpu *vcpu)
+{
+	return !!(vcpu->arch.efer & EFER_LMA);
+}
+
+bool persona_kvm_is_64bit_hypercall(struct kvm_vcpu *vcpu)
+{
+	int db, l;
+
+	/* Protected guests can only make hypercalls in 64-bit mode. */
+	if (vcpu->arch.guest_state_protected)
+		return true;
+	if (!persona_kvm_is_long_mode(vcpu))
+		return false;
+	persona_x86_ops->get_cs_db_l_bits(vcpu, &db, &l);
+	return l;
+}
+
+int persona_kvm_get_cpl(struct kvm_vcpu *vcpu)
+{
+	return persona_x86_ops->get_cpl(vcpu);
+}
+
+void persona_kvm_patch_hypercall(struct kvm_vcpu *vcpu, u8 *insn)
+{
+	persona_x86_ops->patch_hypercall(vcpu, insn);
+}
+
+void persona_kvm_set_complete_userspace(struct kvm_vcpu *vcpu,
+					int (*fn)(struct kvm_vcpu *vcpu))
+{
+	vcpu->arch.complete_userspace_io = fn;
+}
+
+bool persona_kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.hyperv_enabled &&
+	       READ_ONCE(vcpu->kvm->arch.hyperv.hv_guest_os_id);
+}
+
+u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu)
+{
+	return READ_ONCE(vcpu->kvm->arch.hyperv.hv_hypercall);
+}
+
+/*
+ * kvm.ko reserves a struct kvm_vcpu_xen in every vCPU even when built
+ * without CONFIG_KVM_XEN.  We keep the per-vCPU Xen state there: it costs
+ * no allocation, and kvm_guest_time_update() already refreshes the pvclock
+ * in its vcpu_info_cache and vcpu_time_info_cache whenever they are active.
+ */
+struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu)
+{
+	return &vcpu->arch.xen;
+}
+
+bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu)
+{
+	return !!vcpu->arch.apic;
+}
+
+/* The guest's kvmclock, the time base of Xen's system time. */
+u64 persona_kvm_clock_ns(struct kvm *kvm)
+{
+	return persona_get_kvmclock_ns(kvm);
+}
+
+/*
+ * The real time at which @kvm's kvmclock read 0 (Xen's wallclock), from
+ * one clock read: the real and raw time of one snapshot, and kvmclock as
+ * kvm.ko counts it, raw time since boot plus the VM's offset.  Reading
+ * the real time and then kvmclock would put the epoch in the past by
+ * whatever delay came between the two reads (upstream 6.1 does; later
+ * kernels take one reading too).
+ */
+u64 persona_kvm_wall_clock_epoch(struct kvm *kvm)
+{
+	struct system_time_snapshot snap;
+	s64 kvmclock;
+
+	ktime_get_snapshot(&snap);
+	kvmclock = ktime_to_ns(ktime_add(snap.raw,
+					 ktime_mono_to_any(0, TK_OFFS_BOOT))) +
+		   READ_ONCE(kvm->arch.kvmclock_offset);
+	return ktime_to_ns(snap.real) - kvmclock;
+}
+
+int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq)
+{
+	return persona_apic_set_irq(vcpu, irq, NULL);
+}
+
+/* Translation as the guest kernel sees it; 0 when unmapped. */
+gpa_t persona_kvm_gva_to_gpa(struct kvm_vcpu *vcpu, u64 gva)
+{
+	gpa_t gpa = persona_gva_to_gpa_system(vcpu, gva, NULL);
+
+	return gpa == INVALID_GPA ? 0 : gpa;
+}
+
+void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state)
+{
+	vcpu->arch.mp_state = state;
+}
+
+/*
+ * Read @len bytes at guest-virtual @gva as the guest kernel sees them,
+ * page by page so that a buffer crossing a page boundary is translated
+ * correctly.  Returns 0 or -EFAULT.
+ */
+int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
+				unsigned int len)
+{
+	unsigned int chunk;
+	gpa_t gpa;
+
+	while (len) {
+		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
+		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
+		if (!gpa || kvm_vcpu_read_guest(vcpu, gpa, data, chunk))
+			return -EFAULT;
+		gva += chunk;
+		data += chunk;
+		len -= chunk;
+	}
+	return 0;
+}

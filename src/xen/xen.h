@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The Xen personality's per-VM state and constants (Xen's errno, caps). */
+#ifndef _PERSONA_XEN_H
+#define _PERSONA_XEN_H
+
+#include <linux/kvm.h>
+#include <linux/kvm_host.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include "../core/personality.h"
+#include "../kvm/boundary.h"
+
+/* Flags this module implements for KVM_CAP_XEN_HVM, less RUNSTATE. */
+#define PERSONA_XEN_CAPS	(KVM_XEN_HVM_CONFIG_HYPERCALL_MSR |	\
+				 KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL |	\
+				 KVM_XEN_HVM_CONFIG_SHARED_INFO |	\
+				 KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL |	\
+				 KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+
+/* Flags userspace may set in KVM_XEN_HVM_CONFIG. */
+#define PERSONA_XEN_CONFIG_FLAGS	(KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL | \
+					 KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+
+/*
+ * The hypercall MSR must sit in the range Intel and AMD leave to
+ * hypervisors; pointing it at an architectural MSR would make the guest's
+ * own writes to that MSR land in the hypercall page writer.
+ */
+#define PERSONA_XEN_MSR_MIN	0x40000000u
+#define PERSONA_XEN_MSR_MAX	0x4fffffffu
+
+/* Xen's public errno.h: guests see Xen's numbering. */
+#define XEN_EPERM		1
+#define XEN_ENOENT		2
+#define XEN_ENOMEM		12
+#define XEN_EFAULT		14
+#define XEN_EINVAL		22
+#define XEN_ENOSYS		38
+#define XEN_ETIME		62
+
+/* Per-VM Xen state; exists only once userspace enabled Xen. */
+struct persona_xen_vm {
+	/* The dispatch's head (core/personality.h). */
+	struct persona_vm vm;
+	struct rcu_head rcu;
+	struct kvm *kvm;
+	/*
+	 * Tells us when the VMM's address space goes (exit_mmap(), long
+	 * before kvm.ko destroys the VM if the VMM dies with its fds
+	 * open): from then on no cached guest mapping may be used.
+	 */
+	struct mmu_notifier mm_notifier;
+	/* Serialises configuration changes (ioctls) for this VM. */
+	struct mutex lock;
+	/* Read locklessly on the exit paths; written under @lock. */
+	u32 flags;
+	u32 msr;
+	u64 blob_addr_32, blob_addr_64;
+	u8 blob_size_32, blob_size_64;
+	u32 xen_version;
+	bool long_mode;
+	u8 upcall_vector;
+
+	/* The shared_info page; see shinfo.c. */
+	struct gfn_to_pfn_cache shinfo_cache;
+
+	/* Outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN): struct persona_evtchnfd. */
+	struct xarray evtchn_ports;
+
+	/* vCPUs whose struct kvm_vcpu_xen we have initialised. */
+	spinlock_t vcpu_init_lock;
+	DECLARE_BITMAP(vcpu_ready, KVM_MAX_VCPUS);
+	/* vCPUs blocked in SCHEDOP_poll. */
+	DECLARE_BITMAP(poll_mask, KVM_MAX_VCPUS);
+	/* vCPUs whose runstate area missed an update (page unmapped). */
+	DECLARE_BITMAP(runstate_stale, KVM_MAX_VCPUS);
+	/* vCPUs inside KVM_RUN: only those run, for runstate purposes. */
+	DECLARE_BITMAP(in_run, KVM_MAX_VCPUS);
+	/* The callback vector last reported injectable, per vCPU. */
+	u8 promised_vector[KVM_MAX_VCPUS];
+};
+
+static inline bool persona_xen_intercepts(const struct persona_xen_vm *pvm)
+{
+	return (READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL) &&
+	       READ_ONCE(pvm->msr);
+}
+
+static inline bool persona_xen_long_mode(const struct persona_xen_vm *pvm)
+{
+	return READ_ONCE(pvm->long_mode);
+}
+
+/* The Xen state of @kvm, NULL if it has none. */
+static inline struct persona_xen_vm *persona_xen_vm_of(struct kvm *kvm)
+{
+	struct persona_vm *vm = persona_kvm_vm(kvm);
+
+	return vm ? container_of(vm, struct persona_xen_vm, vm) : NULL;
+}
+
+/* Whether the vCPU's Xen state has been initialised (vm.c). */
+static inline bool persona_vcpu_xen_ready(struct persona_xen_vm *pvm,
+					  struct kvm_vcpu *vcpu)
+{
+	return test_bit_acquire(vcpu->vcpu_idx, pvm->vcpu_ready);
+}
+
+/* The Xen personality's operations and its module init and exit (ops.c). */
+extern const struct persona_ops persona_xen_ops;
+
+int persona_xen_init(void);
+void persona_xen_exit(void);
+int persona_xen_caps(void);
+
+#endif /* _PERSONA_XEN_H */
