@@ -34,4 +34,14 @@
 #define persona_compat_arg0(fregs) ((fregs)->regs.di)
 #endif
 
+/*
+ * eventfd_signal() lost its count argument in 6.8; src/Kbuild probes the
+ * kernel's <linux/eventfd.h> for the old form.
+ */
+#ifdef PERSONA_HAVE_EVENTFD_SIGNAL_COUNT
+#define persona_compat_eventfd_signal(ctx) eventfd_signal((ctx), 1)
+#else
+#define persona_compat_eventfd_signal(ctx) eventfd_signal(ctx)
+#endif
+
 #endif /* _KVM_PERSONA_COMPAT_H */

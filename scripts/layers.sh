@@ -21,10 +21,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT/src"
 
-# Lines outside src/kvm/ that still reach past the boundary (issue 10,
-# step 2: the pfn caches and struct kvm_vcpu_xen; 189 on 2026-12-06, all
-# in xen/).  Lower it as they move; never raise it.
-BOUNDARY_LEFT=${BOUNDARY_LEFT:-189}
+# Lines outside src/kvm/ that still reach past the boundary (issue 10:
+# the fields of kvm.ko's struct kvm_vcpu_xen, all in xen/; 189 before the
+# pfn caches moved behind it, 124 after).  Lower it as they move; never
+# raise it.
+BOUNDARY_LEFT=${BOUNDARY_LEFT:-124}
 
 rank()
 {

@@ -74,4 +74,44 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 				unsigned int len);
 void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
 
+/*
+ * Guest-memory caches: kvm.ko's struct gfn_to_pfn_cache, whose API changes
+ * between series.  To use a mapped guest page: persona_gpc_lock(); while
+ * !persona_gpc_check(), unlock, persona_gpc_refresh() (which sleeps) and
+ * lock again; the page at persona_gpc_khva() is then valid until
+ * persona_gpc_unlock().  The lock is irq-safe (Documentation/locking.rst).
+ */
+#define PERSONA_GPA_INVALID	(~(gpa_t)0)
+
+void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc);
+int persona_gpc_activate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+			 gpa_t gpa, unsigned long len);
+void persona_gpc_deactivate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc);
+bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+		       unsigned long len);
+int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+			unsigned long len);
+void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc);
+void persona_gpc_mark_dirty(struct kvm_vcpu *vcpu,
+			    struct gfn_to_pfn_cache *gpc);
+
+#define persona_gpc_lock(gpc, flags)	read_lock_irqsave(&(gpc)->lock, flags)
+#define persona_gpc_unlock(gpc, flags)	read_unlock_irqrestore(&(gpc)->lock, flags)
+#define persona_gpc_trylock(gpc)	read_trylock(&(gpc)->lock)
+
+static inline void *persona_gpc_khva(struct gfn_to_pfn_cache *gpc)
+{
+	return gpc->khva;
+}
+
+static inline bool persona_gpc_active(struct gfn_to_pfn_cache *gpc)
+{
+	return gpc->active;
+}
+
+static inline gpa_t persona_gpc_gpa(struct gfn_to_pfn_cache *gpc)
+{
+	return gpc->gpa;
+}
+
 #endif /* _PERSONA_KVM_BOUNDARY_H */

@@ -193,20 +193,20 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 		return -EINVAL;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	read_lock_irqsave(&gpc->lock, flags);
-	if (!kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, PAGE_SIZE)) {
+	persona_gpc_lock(gpc, flags);
+	if (!persona_gpc_check(kvm, gpc, PAGE_SIZE)) {
 		rc = -EWOULDBLOCK;
 		goto out;
 	}
 
 	if (lm) {
-		struct shared_info *shinfo = gpc->khva;
+		struct shared_info *shinfo = persona_gpc_khva(gpc);
 
 		pending = (unsigned long *)shinfo->evtchn_pending;
 		mask = (unsigned long *)shinfo->evtchn_mask;
 		word = xe->port / 64;
 	} else {
-		struct persona_compat_shared_info *shinfo = gpc->khva;
+		struct persona_compat_shared_info *shinfo = persona_gpc_khva(gpc);
 
 		pending = (unsigned long *)shinfo->evtchn_pending;
 		mask = (unsigned long *)shinfo->evtchn_mask;
@@ -225,19 +225,18 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	}
 
 	rc = 1;
-	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_gpc_unlock(gpc, flags);
 	gpc = &vx->vcpu_info_cache;
-	read_lock_irqsave(&gpc->lock, flags);
-	if (kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa,
-				       sizeof(struct vcpu_info))) {
-		notify = persona_evtchn_set_sel(gpc->khva, lm, word);
+	persona_gpc_lock(gpc, flags);
+	if (persona_gpc_check(kvm, gpc, sizeof(struct vcpu_info))) {
+		notify = persona_evtchn_set_sel(persona_gpc_khva(gpc), lm, word);
 	} else if (!test_and_set_bit(word, &vx->evtchn_pending_sel)) {
 		/* vcpu_info unmapped: the vCPU sets the selector itself. */
 		kick = true;
 	}
 	wake = true;
 out:
-	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
 	/*
 	 * Wake-ups take the scheduler's locks, so never under gpc->lock:
@@ -289,8 +288,7 @@ int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 		if (rc != -EWOULDBLOCK)
 			break;
 		idx = srcu_read_lock(&kvm->srcu);
-		rc = kvm_gfn_to_pfn_cache_refresh(kvm, gpc, gpc->gpa,
-						  PAGE_SIZE);
+		rc = persona_gpc_refresh(kvm, gpc, PAGE_SIZE);
 		srcu_read_unlock(&kvm->srcu, idx);
 		if (rc)
 			break;
@@ -329,27 +327,25 @@ void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 		return;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	read_lock_irqsave(&gpc->lock, flags);
-	while (!kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa,
-					   sizeof(struct vcpu_info))) {
-		read_unlock_irqrestore(&gpc->lock, flags);
-		if (kvm_gfn_to_pfn_cache_refresh(kvm, gpc, gpc->gpa,
-						 sizeof(struct vcpu_info))) {
+	persona_gpc_lock(gpc, flags);
+	while (!persona_gpc_check(kvm, gpc, sizeof(struct vcpu_info))) {
+		persona_gpc_unlock(gpc, flags);
+		if (persona_gpc_refresh(kvm, gpc, sizeof(struct vcpu_info))) {
 			srcu_read_unlock(&kvm->srcu, idx);
 			return;
 		}
-		read_lock_irqsave(&gpc->lock, flags);
+		persona_gpc_lock(gpc, flags);
 	}
 
 	lm = persona_xen_long_mode(pvm);
 	/* Bits of the other layout's upper words are stale: drop them. */
-	persona_guest_or_bits(persona_vcpu_info_sel(gpc->khva, lm),
+	persona_guest_or_bits(persona_vcpu_info_sel(persona_gpc_khva(gpc), lm),
 			      lm ? sel : (u32)sel);
-	WRITE_ONCE(((struct vcpu_info *)gpc->khva)->evtchn_upcall_pending, 1);
+	WRITE_ONCE(((struct vcpu_info *)persona_gpc_khva(gpc))->evtchn_upcall_pending, 1);
 	atomic_long_andnot(sel, (atomic_long_t *)&vx->evtchn_pending_sel);
 	/* A migration must carry these bits: log the page as written. */
-	persona_mark_dirty(vcpu, gpc);
-	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_gpc_mark_dirty(vcpu, gpc);
+	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
 
 	persona_evtchn_notify(vcpu);
@@ -615,12 +611,14 @@ bool persona_hcall_evtchn_send(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu
 	}
 
 	/* The entry stays valid while we hold kvm->srcu (vCPU context). */
+	RCU_LOCKDEP_WARN(!srcu_read_lock_held(&pvm->kvm->srcu),
+			 "EVTCHNOP_send outside kvm->srcu");
 	fd = xa_load(&pvm->evtchn_ports, send.port);
 	if (!fd)
 		return false;
 
 	if (fd->eventfd) {
-		eventfd_signal(fd->eventfd, 1);
+		persona_compat_eventfd_signal(fd->eventfd);
 	} else {
 		ret = persona_evtchn_set(pvm, &fd->port);
 		if (ret < 0 && ret != -ENOTCONN)
@@ -644,16 +642,20 @@ static bool persona_evtchn_any_pending(struct persona_xen_vm *pvm, bool lm,
 	int idx;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	read_lock_irqsave(&gpc->lock, flags);
-	if (!kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, PAGE_SIZE))
+	persona_gpc_lock(gpc, flags);
+	if (!persona_gpc_check(kvm, gpc, PAGE_SIZE))
 		goto out;
 
-	if (lm)
-		pending = (unsigned long *)
-			((struct shared_info *)gpc->khva)->evtchn_pending;
-	else
-		pending = (unsigned long *)
-			((struct persona_compat_shared_info *)gpc->khva)->evtchn_pending;
+	if (lm) {
+		struct shared_info *shinfo = persona_gpc_khva(gpc);
+
+		pending = (unsigned long *)shinfo->evtchn_pending;
+	} else {
+		struct persona_compat_shared_info *shinfo =
+			persona_gpc_khva(gpc);
+
+		pending = (unsigned long *)shinfo->evtchn_pending;
+	}
 
 	ret = false;
 	for (i = 0; i < nr; i++) {
@@ -663,7 +665,7 @@ static bool persona_evtchn_any_pending(struct persona_xen_vm *pvm, bool lm,
 		}
 	}
 out:
-	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
 }

@@ -19,46 +19,6 @@
 #include "xen-abi.h"
 
 /*
- * Map @gpc again after kvm.ko invalidated it.  Sleeps; the caller then
- * re-checks the cache under its lock, which is when the mapping counts.
- */
-static int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-			       unsigned long len)
-{
-	int idx, r;
-
-	if (!gpc->active)
-		return -EINVAL;
-	idx = srcu_read_lock(&kvm->srcu);
-	r = kvm_gfn_to_pfn_cache_refresh(kvm, gpc, gpc->gpa, len);
-	srcu_read_unlock(&kvm->srcu, idx);
-	return r;
-}
-
-static bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-			      unsigned long len)
-{
-	bool ok;
-	int idx;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	ok = kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, len);
-	srcu_read_unlock(&kvm->srcu, idx);
-	return ok;
-}
-
-/*
- * Record a write through @gpc in the dirty log, which needs the vCPU that
- * is running on this CPU (with a dirty ring, kvm.ko warns otherwise).
- */
-void persona_mark_dirty(struct kvm_vcpu *vcpu, struct gfn_to_pfn_cache *gpc)
-{
-	if (kvm_get_running_vcpu() == vcpu)
-		mark_page_dirty_in_slot(vcpu->kvm, gpc->memslot,
-					gpc->gpa >> PAGE_SHIFT);
-}
-
-/*
  * The wallclock in shared_info: the real time at which the guest's
  * system time (kvmclock) was zero, under Xen's odd/even version protocol.
  */
@@ -75,22 +35,22 @@ static int persona_shinfo_write_wallclock(struct persona_xen_vm *pvm)
 
 	wall_nsec = persona_kvm_wall_clock_epoch(kvm);
 
-	read_lock_irqsave(&gpc->lock, flags);
+	persona_gpc_lock(gpc, flags);
 	while (!persona_gpc_check(kvm, gpc, PAGE_SIZE)) {
-		read_unlock_irqrestore(&gpc->lock, flags);
+		persona_gpc_unlock(gpc, flags);
 		r = persona_gpc_refresh(kvm, gpc, PAGE_SIZE);
 		if (r)
 			return r;
-		read_lock_irqsave(&gpc->lock, flags);
+		persona_gpc_lock(gpc, flags);
 	}
 
 	if (persona_xen_long_mode(pvm)) {
-		struct shared_info *shinfo = gpc->khva;
+		struct shared_info *shinfo = persona_gpc_khva(gpc);
 
 		wc = &shinfo->wc;
 		wc_sec_hi = &shinfo->wc_sec_hi;
 	} else {
-		struct persona_compat_shared_info *shinfo = gpc->khva;
+		struct persona_compat_shared_info *shinfo = persona_gpc_khva(gpc);
 
 		wc = &shinfo->wc;
 		wc_sec_hi = &shinfo->wc_sec_hi;
@@ -108,7 +68,7 @@ static int persona_shinfo_write_wallclock(struct persona_xen_vm *pvm)
 	smp_wmb();
 	WRITE_ONCE(wc->version, version + 1);
 
-	read_unlock_irqrestore(&gpc->lock, flags);
+	persona_gpc_unlock(gpc, flags);
 
 	kvm_make_all_cpus_request(kvm, KVM_REQ_MASTERCLOCK_UPDATE);
 	return 0;
@@ -123,13 +83,11 @@ int persona_shinfo_set(struct persona_xen_vm *pvm, u64 gfn)
 	lockdep_assert_held(&pvm->lock);
 	idx = srcu_read_lock(&kvm->srcu);
 	if (gfn == PERSONA_XEN_INVALID_GFN) {
-		kvm_gpc_deactivate(kvm, &pvm->shinfo_cache);
+		persona_gpc_deactivate(kvm, &pvm->shinfo_cache);
 	} else if (gfn >= (1ULL << (52 - PAGE_SHIFT))) {
 		r = -EINVAL;
 	} else {
-		r = kvm_gpc_activate(kvm, &pvm->shinfo_cache, NULL,
-				     KVM_HOST_USES_PFN, gfn_to_gpa(gfn),
-				     PAGE_SIZE);
+		r = persona_gpc_activate(kvm, &pvm->shinfo_cache, gfn_to_gpa(gfn), PAGE_SIZE);
 		if (!r)
 			r = persona_shinfo_write_wallclock(pvm);
 	}
@@ -141,7 +99,7 @@ u64 persona_shinfo_gfn(struct persona_xen_vm *pvm)
 {
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 
-	return gpc->active ? gpa_to_gfn(gpc->gpa) : PERSONA_XEN_INVALID_GFN;
+	return persona_gpc_active(gpc) ? gpa_to_gfn(persona_gpc_gpa(gpc)) : PERSONA_XEN_INVALID_GFN;
 }
 
 /*
@@ -175,21 +133,21 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 	unsigned long flags;
 	u8 pending;
 
-	if (!gpc->active)
+	if (!persona_gpc_active(gpc))
 		return false;
-	read_lock_irqsave(&gpc->lock, flags);
+	persona_gpc_lock(gpc, flags);
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
-		read_unlock_irqrestore(&gpc->lock, flags);
+		persona_gpc_unlock(gpc, flags);
 		if (!preemptible() || !task_is_running(current))
 			return true;
 		if (persona_gpc_refresh(vcpu->kvm, gpc, len))
 			return false;
-		read_lock_irqsave(&gpc->lock, flags);
+		persona_gpc_lock(gpc, flags);
 	}
 
 	/* Same offset in the 32- and 64-bit layouts. */
-	pending = READ_ONCE(((struct vcpu_info *)gpc->khva)->evtchn_upcall_pending);
-	read_unlock_irqrestore(&gpc->lock, flags);
+	pending = READ_ONCE(((struct vcpu_info *)persona_gpc_khva(gpc))->evtchn_upcall_pending);
+	persona_gpc_unlock(gpc, flags);
 	return pending;
 }
 
@@ -248,7 +206,7 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 	u64 *times;
 	int *state;
 
-	if (!gpc->active)
+	if (!persona_gpc_active(gpc))
 		return;
 
 	if (persona_xen_long_mode(pvm)) {
@@ -262,7 +220,7 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 	}
 
 	if (may_sleep) {
-		read_lock_irqsave(&gpc->lock, flags);
+		persona_gpc_lock(gpc, flags);
 	} else {
 		/*
 		 * Scheduled in or out, perhaps under the runqueue lock,
@@ -271,25 +229,25 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 		 * inside the runqueue lock.
 		 */
 		local_irq_save(flags);
-		if (!read_trylock(&gpc->lock)) {
+		if (!persona_gpc_trylock(gpc)) {
 			local_irq_restore(flags);
 			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 			return;
 		}
 	}
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
-		read_unlock_irqrestore(&gpc->lock, flags);
+		persona_gpc_unlock(gpc, flags);
 		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len)) {
 			/* Catch up from the next KVM_RUN. */
 			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 			return;
 		}
-		read_lock_irqsave(&gpc->lock, flags);
+		persona_gpc_lock(gpc, flags);
 	}
 	clear_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 
-	state = gpc->khva;
-	times = gpc->khva + times_off;
+	state = persona_gpc_khva(gpc);
+	times = persona_gpc_khva(gpc) + times_off;
 
 	WRITE_ONCE(times[0], vx->runstate_entry_time | XEN_RUNSTATE_UPDATE);
 	/* The guest must see the update flag before any new field. */
@@ -300,8 +258,8 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 	smp_wmb();
 	WRITE_ONCE(times[0], vx->runstate_entry_time);
 
-	read_unlock_irqrestore(&gpc->lock, flags);
-	persona_mark_dirty(vcpu, gpc);
+	persona_gpc_unlock(gpc, flags);
+	persona_gpc_mark_dirty(vcpu, gpc);
 }
 
 static void persona_runstate_set(struct persona_xen_vm *pvm,
@@ -341,17 +299,16 @@ static int persona_gpc_attr_set(struct kvm_vcpu *vcpu,
 				struct gfn_to_pfn_cache *gpc, u64 gpa,
 				unsigned long len)
 {
-	if (gpa == GPA_INVALID) {
-		kvm_gpc_deactivate(vcpu->kvm, gpc);
+	if (gpa == PERSONA_GPA_INVALID) {
+		persona_gpc_deactivate(vcpu->kvm, gpc);
 		return 0;
 	}
-	return kvm_gpc_activate(vcpu->kvm, gpc, NULL, KVM_HOST_USES_PFN, gpa,
-				len);
+	return persona_gpc_activate(vcpu->kvm, gpc, gpa, len);
 }
 
 static u64 persona_gpc_attr_get(struct gfn_to_pfn_cache *gpc)
 {
-	return gpc->active ? gpc->gpa : GPA_INVALID;
+	return persona_gpc_active(gpc) ? persona_gpc_gpa(gpc) : PERSONA_GPA_INVALID;
 }
 
 static bool persona_runstate_valid(u64 state)
@@ -457,7 +414,7 @@ int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 		 * As Xen (for 32-bit guests) and upstream since 6.2: the
 		 * selector must at least be 32-bit aligned.
 		 */
-		if (data->u.gpa != GPA_INVALID &&
+		if (data->u.gpa != PERSONA_GPA_INVALID &&
 		    !IS_ALIGNED(data->u.gpa, sizeof(u32))) {
 			r = -ENXIO;
 			break;
@@ -465,14 +422,14 @@ int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 		r = persona_gpc_attr_set(vcpu, &vx->vcpu_info_cache,
 					 data->u.gpa,
 					 sizeof(struct vcpu_info));
-		if (!r && data->u.gpa != GPA_INVALID)
+		if (!r && data->u.gpa != PERSONA_GPA_INVALID)
 			kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
 		break;
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
 		r = persona_gpc_attr_set(vcpu, &vx->vcpu_time_info_cache,
 					 data->u.gpa,
 					 sizeof(struct pvclock_vcpu_time_info));
-		if (!r && data->u.gpa != GPA_INVALID)
+		if (!r && data->u.gpa != PERSONA_GPA_INVALID)
 			kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
 		break;
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
@@ -567,7 +524,7 @@ int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
-		data->u.gpa = GPA_INVALID;
+		data->u.gpa = PERSONA_GPA_INVALID;
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
 		return sched_info_on() ? -ENOENT : -EOPNOTSUPP;
@@ -593,16 +550,6 @@ int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
 		return 0;
 	}
 	return -ENOENT;
-}
-
-/* Make every user of @gpc see it unmapped until it is refreshed. */
-static void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
-{
-	unsigned long flags;
-
-	write_lock_irqsave(&gpc->lock, flags);
-	gpc->valid = false;
-	write_unlock_irqrestore(&gpc->lock, flags);
 }
 
 /*
@@ -635,7 +582,7 @@ void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu)
 	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
 
 	del_timer_sync(&vx->poll_timer);
-	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);
-	kvm_gpc_deactivate(vcpu->kvm, &vx->vcpu_time_info_cache);
-	kvm_gpc_deactivate(vcpu->kvm, &vx->runstate_cache);
+	persona_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);
+	persona_gpc_deactivate(vcpu->kvm, &vx->vcpu_time_info_cache);
+	persona_gpc_deactivate(vcpu->kvm, &vx->runstate_cache);
 }

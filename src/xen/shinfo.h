@@ -21,6 +21,5 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu);
 void persona_shinfo_mm_release(struct persona_xen_vm *pvm);
-void persona_mark_dirty(struct kvm_vcpu *vcpu, struct gfn_to_pfn_cache *gpc);
 
 #endif /* _PERSONA_XEN_SHINFO_H */

@@ -213,6 +213,7 @@ static int persona_vcpu_timer_attr(struct persona_xen_vm *pvm,
 {
 	int idx, r;
 
+	lockdep_assert_held(&pvm->lock);
 	if (ioctl == KVM_XEN_VCPU_GET_ATTR) {
 		persona_timer_attr_get(pvm, vcpu, xva);
 		return 0;

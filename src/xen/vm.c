@@ -41,7 +41,7 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 	pvm->kvm = kvm;
 	mutex_init(&pvm->lock);
 	spin_lock_init(&pvm->vcpu_init_lock);
-	kvm_gpc_init(&pvm->shinfo_cache);
+	persona_gpc_init(kvm, &pvm->shinfo_cache);
 	xa_init(&pvm->evtchn_ports);
 	pvm->mm_notifier.ops = &persona_vm_mm_ops;
 	/* Only the VMM's own ioctls get here: kvm.ko checks current->mm. */
@@ -132,9 +132,9 @@ static void persona_vcpu_xen_init(struct persona_xen_vm *pvm,
 		vx->poll_evtchn = 0;
 		timer_setup(&vx->poll_timer, persona_poll_timer_fn, 0);
 		persona_timer_init(vcpu);
-		kvm_gpc_init(&vx->vcpu_info_cache);
-		kvm_gpc_init(&vx->vcpu_time_info_cache);
-		kvm_gpc_init(&vx->runstate_cache);
+		persona_gpc_init(vcpu->kvm, &vx->vcpu_info_cache);
+		persona_gpc_init(vcpu->kvm, &vx->vcpu_time_info_cache);
+		persona_gpc_init(vcpu->kvm, &vx->runstate_cache);
 		/* Publish only a fully initialised state. */
 		smp_mb__before_atomic();
 		set_bit(vcpu->vcpu_idx, pvm->vcpu_ready);
@@ -165,7 +165,7 @@ void persona_vm_teardown(struct persona_xen_vm *pvm)
 			persona_vcpu_xen_teardown(vcpu);
 		}
 	persona_evtchn_ports_free(pvm);
-	kvm_gpc_deactivate(pvm->kvm, &pvm->shinfo_cache);
+	persona_gpc_deactivate(pvm->kvm, &pvm->shinfo_cache);
 	/* Runs the release callback if the mm outlived the fds. */
 	persona_vm_unregister(pvm);
 }
