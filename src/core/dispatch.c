@@ -48,6 +48,8 @@ static int (*orig_has_interrupt)(struct kvm_vcpu *v);
 static int (*orig_get_interrupt)(struct kvm_vcpu *v);
 static int (*orig_has_pending_timer)(struct kvm_vcpu *vcpu);
 static void (*orig_inject_pending_timer_irqs)(struct kvm_vcpu *vcpu);
+static void (*orig_hv_setup_tsc_page)(struct kvm *kvm,
+				      struct pvclock_vcpu_time_info *hv_clock);
 
 /* KVM_CHECK_EXTENSION, on /dev/kvm (kvm == NULL) and on VM fds. */
 static int hook_check_extension(struct kvm *kvm, long ext)
@@ -292,6 +294,22 @@ static void hook_inject_pending_timer_irqs(struct kvm_vcpu *vcpu)
 		pvm->ops->timer_inject(pvm, vcpu);
 }
 
+/*
+ * The last step of kvm_guest_time_update() on every series, with the
+ * vCPU's fresh pvclock: kvm.ko has written its own areas (kvmclock, and
+ * Hyper-V's TSC page here), the personality writes its own.
+ */
+static void hook_hv_setup_tsc_page(struct kvm *kvm,
+				   struct pvclock_vcpu_time_info *hv_clock)
+{
+	struct persona_vm *pvm = persona_kvm_vm(kvm);
+
+	orig_hv_setup_tsc_page(kvm, hv_clock);
+	if (pvm)
+		pvm->ops->clock_update(pvm, persona_kvm_vcpu_of_clock(hv_clock),
+				       hv_clock);
+}
+
 static struct persona_hook persona_hooks[] = {
 	PERSONA_HOOK("kvm_vm_ioctl_check_extension", hook_check_extension,
 		     orig_check_extension),
@@ -323,6 +341,8 @@ static struct persona_hook persona_hooks[] = {
 	PERSONA_VM_HOOK("kvm_inject_pending_timer_irqs",
 			hook_inject_pending_timer_irqs,
 			orig_inject_pending_timer_irqs),
+	PERSONA_VM_HOOK_KVM("kvm_hv_setup_tsc_page", hook_hv_setup_tsc_page,
+			    orig_hv_setup_tsc_page),
 };
 
 int persona_vm_hooks_get(void)

@@ -46,11 +46,14 @@ static void notrace persona_ftrace_thunk(unsigned long ip,
 					 struct ftrace_regs *fregs)
 {
 	struct persona_hook *hook = container_of(ops, struct persona_hook, ops);
-	struct kvm_vcpu *vcpu;
+	unsigned long arg0;
+	struct kvm *kvm;
 
 	if (hook->per_vm) {
-		vcpu = (struct kvm_vcpu *)persona_compat_arg0(fregs);
-		if (likely(!persona_kvm_vm(vcpu->kvm)))
+		arg0 = persona_compat_arg0(fregs);
+		kvm = hook->arg0_kvm ? (struct kvm *)arg0 :
+				       ((struct kvm_vcpu *)arg0)->kvm;
+		if (likely(!persona_kvm_vm(kvm)))
 			return;
 	}
 	if (!within_module(parent_ip, THIS_MODULE))

@@ -22,6 +22,8 @@ struct persona_hook {
 	 * first argument, a vCPU, belongs to such a VM.
 	 */
 	bool per_vm;
+	/* A per-VM hook's first argument is the VM, not a vCPU. */
+	bool arg0_kvm;
 	/* The engine's. */
 	unsigned long addr;
 	struct ftrace_ops ops;
@@ -33,6 +35,9 @@ struct persona_hook {
 #define PERSONA_VM_HOOK(sym, fn, o)					\
 	{ .name = (sym), .replacement = (fn), .orig = (void **)&(o),	\
 	  .per_vm = true }
+#define PERSONA_VM_HOOK_KVM(sym, fn, o)					\
+	{ .name = (sym), .replacement = (fn), .orig = (void **)&(o),	\
+	  .per_vm = true, .arg0_kvm = true }
 
 /* Resolve every hook's original; nothing is redirected yet. */
 int persona_hooks_resolve(struct persona_hook *hooks, unsigned int n);

@@ -79,6 +79,12 @@ struct persona_ops {
 		     bool promise);
 	/* What to inject when the source found injectable has gone. */
 	u8 (*promised_vector)(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
+	/*
+	 * kvm.ko has computed the vCPU's pvclock (kvm_guest_time_update(),
+	 * from the vCPU's sleepable context) and written its own areas.
+	 */
+	void (*clock_update)(struct persona_vm *pvm, struct kvm_vcpu *vcpu,
+			     const struct pvclock_vcpu_time_info *clock);
 	/* Work for the vCPU's own context, from the run loop. */
 	bool (*timer_pending)(struct persona_vm *pvm, struct kvm_vcpu *vcpu);
 	void (*timer_inject)(struct persona_vm *pvm, struct kvm_vcpu *vcpu);

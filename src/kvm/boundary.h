@@ -64,7 +64,8 @@ void persona_kvm_set_complete_userspace(struct kvm_vcpu *vcpu,
 					int (*fn)(struct kvm_vcpu *vcpu));
 bool persona_kvm_hv_hypercall_enabled(struct kvm_vcpu *vcpu);
 u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu);
-struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu);
+/* The vCPU whose pvclock kvm.ko passes to kvm_hv_setup_tsc_page(). */
+struct kvm_vcpu *persona_kvm_vcpu_of_clock(struct pvclock_vcpu_time_info *c);
 bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu);
 u64 persona_kvm_clock_ns(struct kvm *kvm);
 u64 persona_kvm_wall_clock_epoch(struct kvm *kvm);

@@ -117,15 +117,10 @@ u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu)
 	return READ_ONCE(vcpu->kvm->arch.hyperv.hv_hypercall);
 }
 
-/*
- * kvm.ko reserves a struct kvm_vcpu_xen in every vCPU even when built
- * without CONFIG_KVM_XEN.  We keep the per-vCPU Xen state there: it costs
- * no allocation, and kvm_guest_time_update() already refreshes the pvclock
- * in its vcpu_info_cache and vcpu_time_info_cache whenever they are active.
- */
-struct kvm_vcpu_xen *persona_kvm_vcpu_xen(struct kvm_vcpu *vcpu)
+/* kvm_guest_time_update() passes &vcpu->arch.hv_clock. */
+struct kvm_vcpu *persona_kvm_vcpu_of_clock(struct pvclock_vcpu_time_info *c)
 {
-	return &vcpu->arch.xen;
+	return container_of(c, struct kvm_vcpu, arch.hv_clock);
 }
 
 bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu)

@@ -68,7 +68,7 @@ static struct kvm_vcpu *persona_evtchn_vcpu(struct kvm *kvm,
 static void persona_evtchn_wake_poller(struct persona_xen_vm *pvm,
 				       struct kvm_vcpu *vcpu, int port)
 {
-	int poll = READ_ONCE(persona_kvm_vcpu_xen(vcpu)->poll_evtchn);
+	int poll = READ_ONCE(persona_xen_vcpu_of(vcpu)->poll_evtchn);
 
 	if ((poll == port || poll == -1) &&
 	    test_and_clear_bit(vcpu->vcpu_idx, pvm->poll_mask)) {
@@ -95,7 +95,7 @@ static void persona_evtchn_inject_vector(struct kvm_vcpu *vcpu, u8 vector)
 /* evtchn_upcall_pending went 0 -> 1: get the guest's attention. */
 static void persona_evtchn_notify(struct kvm_vcpu *vcpu)
 {
-	u8 vector = READ_ONCE(persona_kvm_vcpu_xen(vcpu)->upcall_vector);
+	u8 vector = READ_ONCE(persona_xen_vcpu_of(vcpu)->upcall_vector);
 
 	if (vector) {
 		persona_evtchn_inject_vector(vcpu, vector);
@@ -171,7 +171,7 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	unsigned long *pending, *mask;
-	struct kvm_vcpu_xen *vx;
+	struct persona_xen_vcpu *vx;
 	bool notify = false, kick = false, wake = false;
 	struct kvm_vcpu *vcpu;
 	unsigned long flags;
@@ -186,7 +186,7 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	vcpu = persona_evtchn_vcpu(kvm, xe);
 	if (!vcpu || !persona_vcpu_xen_ready(pvm, vcpu))
 		return -EINVAL;
-	vx = persona_kvm_vcpu_xen(vcpu);
+	vx = persona_xen_vcpu_of(vcpu);
 	if (!vx->vcpu_info_cache.active)
 		return -EINVAL;
 	if (xe->port >= persona_evtchn_nr_ports(lm))
@@ -305,7 +305,7 @@ int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu)
 {
-	return READ_ONCE(persona_kvm_vcpu_xen(vcpu)->evtchn_pending_sel);
+	return READ_ONCE(persona_xen_vcpu_of(vcpu)->evtchn_pending_sel);
 }
 
 /*
@@ -315,7 +315,7 @@ bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,
 void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 				    struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
 	struct kvm *kvm = vcpu->kvm;
 	unsigned long sel, flags;
@@ -672,10 +672,8 @@ out:
 
 void persona_poll_timer_fn(struct timer_list *t)
 {
-	struct kvm_vcpu_xen *vx = from_timer(vx, t, poll_timer);
-	struct kvm_vcpu_arch *arch = container_of(vx, struct kvm_vcpu_arch,
-						  xen);
-	struct kvm_vcpu *vcpu = container_of(arch, struct kvm_vcpu, arch);
+	struct persona_xen_vcpu *vx = from_timer(vx, t, poll_timer);
+	struct kvm_vcpu *vcpu = vx->vcpu;
 
 	kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
 	kvm_vcpu_kick(vcpu);
@@ -684,7 +682,7 @@ void persona_poll_timer_fn(struct timer_list *t)
 static void persona_poll_block(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			       u64 timeout)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	persona_kvm_set_mp_state(vcpu, KVM_MP_STATE_HALTED);
 	if (timeout)
@@ -709,7 +707,7 @@ static bool persona_schedop_poll(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu, bool longmode,
 				 u64 param, u64 *r)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	/* One word size for the port check and the bitmap layout. */
 	bool lm = persona_xen_long_mode(pvm);
 	unsigned int max = persona_evtchn_nr_ports(lm);

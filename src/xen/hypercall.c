@@ -117,7 +117,7 @@ static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
  */
 static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	if (!kvm_is_linear_rip(vcpu, vx->hypercall_rip))
 		return 1;
@@ -140,7 +140,7 @@ static int persona_xen_hypercall_exit(struct persona_xen_vm *pvm,
 				      struct kvm_vcpu *vcpu, bool longmode,
 				      int cpl, u64 input, const u64 *params)
 {
-	struct kvm_vcpu_xen *vx = persona_vcpu_xen(pvm, vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 	struct kvm_run *run = vcpu->run;
 	int i;
 
@@ -178,7 +178,9 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 	u64 input, params[6], r = -XEN_ENOSYS;
 	int cpl, i;
 
-	persona_vcpu_xen(pvm, vcpu);
+	/* The first hypercall makes the vCPU's Xen state. */
+	if (!persona_vcpu_xen(pvm, vcpu))
+		return -ENOMEM;
 	longmode = persona_kvm_is_64bit_hypercall(vcpu);
 	regs = longmode ? persona_xen_args_64 : persona_xen_args_32;
 	input = persona_kvm_reg_read(vcpu, PERSONA_RAX);

@@ -173,6 +173,15 @@ static u8 xen_promised_vector(struct persona_vm *vm, struct kvm_vcpu *vcpu)
 	return READ_ONCE(to_xen(vm)->promised_vector[vcpu->vcpu_idx]);
 }
 
+static void xen_clock_update(struct persona_vm *vm, struct kvm_vcpu *vcpu,
+			     const struct pvclock_vcpu_time_info *clock)
+{
+	struct persona_xen_vm *pvm = to_xen(vm);
+
+	if (persona_vcpu_xen_ready(pvm, vcpu))
+		persona_pvclock_update(persona_xen_vcpu(pvm, vcpu), clock);
+}
+
 /* The Xen timer, and events that could not be delivered in atomic context. */
 static bool xen_timer_pending(struct persona_vm *vm, struct kvm_vcpu *vcpu)
 {
@@ -215,6 +224,7 @@ const struct persona_ops persona_xen_ops = {
 	.vcpu_put = xen_vcpu_put,
 	.extint = xen_extint,
 	.promised_vector = xen_promised_vector,
+	.clock_update = xen_clock_update,
 	.timer_pending = xen_timer_pending,
 	.timer_inject = xen_timer_inject,
 };

@@ -127,7 +127,7 @@ int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
  */
 bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
 	const unsigned long len = sizeof(struct vcpu_info);
 	unsigned long flags;
@@ -152,6 +152,61 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 }
 
 /*
+ * Write @clock into the pvclock area at @offset of @gpc as kvm.ko writes
+ * kvmclock: the version odd while the fields change and even after, so a
+ * guest reading another vCPU's area retries; a PVCLOCK_GUEST_STOPPED the
+ * guest has not consumed yet is kept.
+ */
+static void persona_pvclock_write(struct kvm_vcpu *vcpu,
+				  struct gfn_to_pfn_cache *gpc,
+				  unsigned int offset,
+				  const struct pvclock_vcpu_time_info *clock)
+{
+	unsigned long len = offset + sizeof(struct pvclock_vcpu_time_info);
+	struct pvclock_vcpu_time_info *guest, copy = *clock;
+	unsigned long flags;
+	u32 version;
+
+	if (!persona_gpc_active(gpc))
+		return;
+	persona_gpc_lock(gpc, flags);
+	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
+		persona_gpc_unlock(gpc, flags);
+		if (persona_gpc_refresh(vcpu->kvm, gpc, len))
+			return;
+		persona_gpc_lock(gpc, flags);
+	}
+	guest = persona_gpc_khva(gpc) + offset;
+	version = (READ_ONCE(guest->version) + 1) | 1;
+	WRITE_ONCE(guest->version, version);
+	/* The odd version before any field changes... */
+	smp_wmb();
+	copy.version = version;
+	copy.flags |= READ_ONCE(guest->flags) & PVCLOCK_GUEST_STOPPED;
+	memcpy(guest, &copy, sizeof(copy));
+	/* ... and every field before the even one. */
+	smp_wmb();
+	WRITE_ONCE(guest->version, version + 1);
+	persona_gpc_mark_dirty(vcpu, gpc);
+	persona_gpc_unlock(gpc, flags);
+}
+
+/*
+ * kvm.ko has computed the vCPU's pvclock (kvm_guest_time_update()): copy
+ * it to the vcpu_info's time field and to the separate vcpu_time_info, as
+ * upstream's kvm.ko does itself when built with CONFIG_KVM_XEN.  The
+ * field sits at the same offset in both vcpu_info layouts.
+ */
+void persona_pvclock_update(struct persona_xen_vcpu *vx,
+			    const struct pvclock_vcpu_time_info *clock)
+{
+	persona_pvclock_write(vx->vcpu, &vx->vcpu_info_cache,
+			      offsetof(struct persona_compat_vcpu_info, time),
+			      clock);
+	persona_pvclock_write(vx->vcpu, &vx->vcpu_time_info_cache, 0, clock);
+}
+
+/*
  * The VM-wide vector is level-triggered on evtchn_upcall_pending, which
  * kvm.ko without CONFIG_KVM_XEN never looks at on entry: where the flag
  * may have been set behind its back (by the VMM while the vCPU was out,
@@ -167,7 +222,7 @@ void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 /* Runstate accounting, in guest (kvmclock) nanoseconds. */
 static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	u64 now = persona_kvm_clock_ns(vcpu->kvm);
 	u64 delta = now - vx->runstate_entry_time;
 	u64 run_delay = current->sched_info.run_delay;
@@ -199,7 +254,7 @@ static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
 static void persona_runstate_write(struct persona_xen_vm *pvm,
 				   struct kvm_vcpu *vcpu, bool may_sleep)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	struct gfn_to_pfn_cache *gpc = &vx->runstate_cache;
 	unsigned long flags;
 	size_t len, times_off;
@@ -327,7 +382,7 @@ static bool persona_runstate_sums(const struct kvm_xen_vcpu_attr *data)
 static int persona_runstate_data_set(struct kvm_vcpu *vcpu,
 				     const struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	if (!persona_runstate_valid(data->u.runstate.state) ||
 	    !persona_runstate_sums(data) ||
@@ -349,7 +404,7 @@ static int persona_runstate_adjust(struct persona_xen_vm *pvm,
 				   struct kvm_vcpu *vcpu,
 				   const struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	u64 state = data->u.runstate.state;
 
 	if ((!persona_runstate_valid(state) && state != (u64)-1) ||
@@ -373,7 +428,7 @@ static int persona_runstate_attr_set(struct persona_xen_vm *pvm,
 				     struct kvm_vcpu *vcpu,
 				     struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	if (!sched_info_on())
 		return -EOPNOTSUPP;
@@ -403,7 +458,7 @@ static int persona_runstate_attr_set(struct persona_xen_vm *pvm,
 int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	int idx, r;
 
 	lockdep_assert_held(&pvm->lock);
@@ -466,7 +521,7 @@ int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 int persona_vcpu_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			  struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	lockdep_assert_held(&pvm->lock);
 	switch (data->type) {
@@ -561,7 +616,7 @@ int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
  */
 void persona_shinfo_mm_release(struct persona_xen_vm *pvm)
 {
-	struct kvm_vcpu_xen *vx;
+	struct persona_xen_vcpu *vx;
 	struct kvm_vcpu *vcpu;
 	unsigned long i;
 
@@ -569,7 +624,7 @@ void persona_shinfo_mm_release(struct persona_xen_vm *pvm)
 	kvm_for_each_vcpu(i, vcpu, pvm->kvm) {
 		if (!persona_vcpu_xen_ready(pvm, vcpu))
 			continue;
-		vx = persona_kvm_vcpu_xen(vcpu);
+		vx = persona_xen_vcpu_of(vcpu);
 		persona_gpc_invalidate(&vx->vcpu_info_cache);
 		persona_gpc_invalidate(&vx->vcpu_time_info_cache);
 		persona_gpc_invalidate(&vx->runstate_cache);
@@ -579,7 +634,7 @@ void persona_shinfo_mm_release(struct persona_xen_vm *pvm)
 /* Before kvm.ko frees @vcpu. */
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	del_timer_sync(&vx->poll_timer);
 	persona_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);

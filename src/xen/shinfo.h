@@ -19,6 +19,8 @@ void persona_runstate_put(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_sync(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
+void persona_pvclock_update(struct persona_xen_vcpu *vx,
+			    const struct pvclock_vcpu_time_info *clock);
 void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu);
 void persona_shinfo_mm_release(struct persona_xen_vm *pvm);
 

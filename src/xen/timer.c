@@ -30,7 +30,7 @@
 
 static struct kvm_xen_evtchn persona_timer_evtchn(struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	struct kvm_xen_evtchn e = {
 		.port = READ_ONCE(vx->timer_virq),
 		.vcpu_id = vx->vcpu_id,
@@ -48,11 +48,10 @@ static struct kvm_xen_evtchn persona_timer_evtchn(struct kvm_vcpu *vcpu)
  */
 static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 {
-	struct kvm_vcpu_xen *vx = container_of(timer, struct kvm_vcpu_xen,
-					       timer);
-	struct kvm_vcpu_arch *arch = container_of(vx, struct kvm_vcpu_arch,
-						  xen);
-	struct kvm_vcpu *vcpu = container_of(arch, struct kvm_vcpu, arch);
+	struct persona_xen_vcpu *vx = container_of(timer,
+						   struct persona_xen_vcpu,
+						   timer);
+	struct kvm_vcpu *vcpu = vx->vcpu;
 	struct persona_xen_vm *pvm = persona_xen_vm_of(vcpu->kvm);
 	struct kvm_xen_evtchn e;
 
@@ -71,10 +70,8 @@ static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
-void persona_timer_init(struct kvm_vcpu *vcpu)
+void persona_timer_init(struct persona_xen_vcpu *vx)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
-
 	hrtimer_init(&vx->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	vx->timer.function = persona_timer_fn;
 	atomic_set(&vx->timer_pending, 0);
@@ -82,13 +79,13 @@ void persona_timer_init(struct kvm_vcpu *vcpu)
 
 bool persona_timer_pending(struct kvm_vcpu *vcpu)
 {
-	return atomic_read(&persona_kvm_vcpu_xen(vcpu)->timer_pending) > 0;
+	return atomic_read(&persona_xen_vcpu_of(vcpu)->timer_pending) > 0;
 }
 
 /* From the vCPU's run loop, where guest pages may be mapped. */
 void persona_timer_inject(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	struct kvm_xen_evtchn e;
 	int pending = atomic_read(&vx->timer_pending);
 
@@ -105,7 +102,7 @@ void persona_timer_inject(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 static void persona_timer_start(struct kvm_vcpu *vcpu, u64 guest_abs,
 				s64 delta_ns)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	hrtimer_cancel(&vx->timer);
 	atomic_set(&vx->timer_pending, 0);
@@ -119,7 +116,7 @@ static void persona_timer_start(struct kvm_vcpu *vcpu, u64 guest_abs,
 
 void persona_timer_stop(struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	hrtimer_cancel(&vx->timer);
 	vx->timer_expires = 0;
@@ -128,14 +125,14 @@ void persona_timer_stop(struct kvm_vcpu *vcpu)
 
 static bool persona_timer_enabled(struct kvm_vcpu *vcpu)
 {
-	return READ_ONCE(persona_kvm_vcpu_xen(vcpu)->timer_virq) != 0;
+	return READ_ONCE(persona_xen_vcpu_of(vcpu)->timer_virq) != 0;
 }
 
 /* KVM_XEN_VCPU_ATTR_TYPE_TIMER; caller holds pvm->lock. */
 int persona_timer_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   const struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 	u64 expires = data->u.timer.expires_ns;
 
 	lockdep_assert_held(&pvm->lock);
@@ -156,7 +153,7 @@ int persona_timer_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 void persona_timer_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    struct kvm_xen_vcpu_attr *data)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	data->u.timer.port = vx->timer_virq;
 	data->u.timer.priority = KVM_IRQ_ROUTING_XEN_EVTCHN_PRIO_2LEVEL;
@@ -196,7 +193,7 @@ bool persona_hcall_vcpu_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   bool longmode, int cmd, int vcpu_id, u64 param,
 			   u64 *r)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
 	if (!persona_timer_enabled(vcpu))
 		return false;

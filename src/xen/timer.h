@@ -5,7 +5,7 @@
 
 #include "xen.h"
 
-void persona_timer_init(struct kvm_vcpu *vcpu);
+void persona_timer_init(struct persona_xen_vcpu *vx);
 int persona_timer_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   const struct kvm_xen_vcpu_attr *data);
 void persona_timer_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,

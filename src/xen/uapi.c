@@ -249,9 +249,10 @@ long persona_vcpu_ioctl(struct kvm_vcpu *vcpu, unsigned int ioctl,
 		return PTR_ERR(pvm);
 
 	mutex_lock(&pvm->lock);
-	/* The first touch of the vCPU's Xen state initialises it. */
-	persona_vcpu_xen(pvm, vcpu);
-	if (xva.type == KVM_XEN_VCPU_ATTR_TYPE_TIMER)
+	/* The first touch of the vCPU's Xen state makes it. */
+	if (!persona_vcpu_xen(pvm, vcpu))
+		r = -ENOMEM;
+	else if (xva.type == KVM_XEN_VCPU_ATTR_TYPE_TIMER)
 		r = persona_vcpu_timer_attr(pvm, vcpu, ioctl, &xva);
 	else if (ioctl == KVM_XEN_VCPU_SET_ATTR)
 		r = persona_vcpu_attr_set(pvm, vcpu, &xva);

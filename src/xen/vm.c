@@ -34,7 +34,8 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 {
 	struct persona_xen_vm *pvm;
 
-	pvm = kzalloc(sizeof(*pvm), GFP_KERNEL_ACCOUNT);
+	/* About 10 KiB with the per-vCPU pointers: kvzalloc(). */
+	pvm = kvzalloc(sizeof(*pvm), GFP_KERNEL_ACCOUNT);
 	if (!pvm)
 		return NULL;
 	pvm->vm.ops = &persona_xen_ops;
@@ -46,7 +47,7 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 	pvm->mm_notifier.ops = &persona_vm_mm_ops;
 	/* Only the VMM's own ioctls get here: kvm.ko checks current->mm. */
 	if (mmu_notifier_register(&pvm->mm_notifier, kvm->mm)) {
-		kfree(pvm);
+		kvfree(pvm);
 		return NULL;
 	}
 	return pvm;
@@ -59,8 +60,12 @@ static void persona_vm_unregister(struct persona_xen_vm *pvm)
 
 static void persona_vm_free(struct persona_xen_vm *pvm)
 {
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pvm->vcpus); i++)
+		kfree(pvm->vcpus[i]);
 	mutex_destroy(&pvm->lock);
-	kfree(pvm);
+	kvfree(pvm);
 }
 
 /* The last reference to this module may go here: see persona_vm_exit(). */
@@ -116,38 +121,49 @@ struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm)
 }
 
 /*
- * kvm.ko leaves a vCPU's struct kvm_vcpu_xen zeroed when built without
- * CONFIG_KVM_XEN.  Initialise it the first time the personality touches
- * the vCPU; that may be in atomic context, and nothing here sleeps.
+ * The vCPU's Xen state, made the first time the personality touches the
+ * vCPU: from its ioctls or its hypercalls, both of which may sleep.  Until
+ * then every path that could reach it checks persona_vcpu_xen_ready().
+ * NULL if there is no memory for it.
  */
-static void persona_vcpu_xen_init(struct persona_xen_vm *pvm,
-				  struct kvm_vcpu *vcpu)
+static struct persona_xen_vcpu *persona_vcpu_xen_init(struct persona_xen_vm *pvm,
+						      struct kvm_vcpu *vcpu)
 {
-	struct kvm_vcpu_xen *vx = persona_kvm_vcpu_xen(vcpu);
+	struct persona_xen_vcpu *vx;
 	unsigned long flags;
+
+	might_sleep();
+	vx = kzalloc(sizeof(*vx), GFP_KERNEL_ACCOUNT);
+	if (!vx)
+		return NULL;
+	vx->vcpu = vcpu;
+	vx->vcpu_id = vcpu->vcpu_idx;
+	timer_setup(&vx->poll_timer, persona_poll_timer_fn, 0);
+	persona_timer_init(vx);
+	persona_gpc_init(vcpu->kvm, &vx->vcpu_info_cache);
+	persona_gpc_init(vcpu->kvm, &vx->vcpu_time_info_cache);
+	persona_gpc_init(vcpu->kvm, &vx->runstate_cache);
 
 	spin_lock_irqsave(&pvm->vcpu_init_lock, flags);
 	if (!test_bit(vcpu->vcpu_idx, pvm->vcpu_ready)) {
-		vx->vcpu_id = vcpu->vcpu_idx;
-		vx->poll_evtchn = 0;
-		timer_setup(&vx->poll_timer, persona_poll_timer_fn, 0);
-		persona_timer_init(vcpu);
-		persona_gpc_init(vcpu->kvm, &vx->vcpu_info_cache);
-		persona_gpc_init(vcpu->kvm, &vx->vcpu_time_info_cache);
-		persona_gpc_init(vcpu->kvm, &vx->runstate_cache);
+		pvm->vcpus[vcpu->vcpu_idx] = vx;
 		/* Publish only a fully initialised state. */
 		smp_mb__before_atomic();
 		set_bit(vcpu->vcpu_idx, pvm->vcpu_ready);
+		vx = NULL;
 	}
 	spin_unlock_irqrestore(&pvm->vcpu_init_lock, flags);
+	/* Another caller was first. */
+	kfree(vx);
+	return persona_xen_vcpu(pvm, vcpu);
 }
 
-struct kvm_vcpu_xen *persona_vcpu_xen(struct persona_xen_vm *pvm,
-				      struct kvm_vcpu *vcpu)
+struct persona_xen_vcpu *persona_vcpu_xen(struct persona_xen_vm *pvm,
+					  struct kvm_vcpu *vcpu)
 {
 	if (unlikely(!persona_vcpu_xen_ready(pvm, vcpu)))
-		persona_vcpu_xen_init(pvm, vcpu);
-	return persona_kvm_vcpu_xen(vcpu);
+		return persona_vcpu_xen_init(pvm, vcpu);
+	return persona_xen_vcpu(pvm, vcpu);
 }
 
 /*

@@ -3,11 +3,13 @@
 #ifndef _PERSONA_XEN_H
 #define _PERSONA_XEN_H
 
+#include <linux/hrtimer.h>
 #include <linux/kvm.h>
 #include <linux/kvm_host.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -42,6 +44,41 @@
 #define XEN_ENOSYS		38
 #define XEN_ETIME		62
 
+/*
+ * Per-vCPU Xen state, the module's own: kvm.ko built without
+ * CONFIG_KVM_XEN has none on 6.12.  Allocated the first time the
+ * personality touches the vCPU (vm.c, persona_vcpu_xen()), freed with
+ * the VM.
+ */
+struct persona_xen_vcpu {
+	struct kvm_vcpu *vcpu;
+	/* Where a hypercall handed to userspace (KVM_EXIT_XEN) resumes. */
+	u64 hypercall_rip;
+	/* KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR, 0 for none. */
+	u8 upcall_vector;
+	/* Guest pages: see shinfo.c. */
+	struct gfn_to_pfn_cache vcpu_info_cache;
+	struct gfn_to_pfn_cache vcpu_time_info_cache;
+	struct gfn_to_pfn_cache runstate_cache;
+	/* Runstate accounting, in ns of guest system time. */
+	u32 current_runstate;
+	u64 last_steal;
+	u64 runstate_entry_time;
+	u64 runstate_times[4];
+	/* Selector bits that could not reach vcpu_info yet (evtchn.c). */
+	unsigned long evtchn_pending_sel;
+	/* The Xen vCPU ID (KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID). */
+	u32 vcpu_id;
+	/* The singleshot timer (timer.c). */
+	u32 timer_virq;
+	u64 timer_expires;
+	atomic_t timer_pending;
+	struct hrtimer timer;
+	/* SCHEDOP_poll (evtchn.c): the port polled, -1 for several. */
+	int poll_evtchn;
+	struct timer_list poll_timer;
+};
+
 /* Per-VM Xen state; exists only once userspace enabled Xen. */
 struct persona_xen_vm {
 	/* The dispatch's head (core/personality.h). */
@@ -71,9 +108,10 @@ struct persona_xen_vm {
 	/* Outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN): struct persona_evtchnfd. */
 	struct xarray evtchn_ports;
 
-	/* vCPUs whose struct kvm_vcpu_xen we have initialised. */
+	/* vCPUs whose state (@vcpus) exists, published in vcpu_ready. */
 	spinlock_t vcpu_init_lock;
 	DECLARE_BITMAP(vcpu_ready, KVM_MAX_VCPUS);
+	struct persona_xen_vcpu *vcpus[KVM_MAX_VCPUS];
 	/* vCPUs blocked in SCHEDOP_poll. */
 	DECLARE_BITMAP(poll_mask, KVM_MAX_VCPUS);
 	/* vCPUs whose runstate area missed an update (page unmapped). */
@@ -108,6 +146,19 @@ static inline bool persona_vcpu_xen_ready(struct persona_xen_vm *pvm,
 					  struct kvm_vcpu *vcpu)
 {
 	return test_bit_acquire(vcpu->vcpu_idx, pvm->vcpu_ready);
+}
+
+/* The vCPU's Xen state; only once persona_vcpu_xen_ready(). */
+static inline struct persona_xen_vcpu *
+persona_xen_vcpu(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	return pvm->vcpus[vcpu->vcpu_idx];
+}
+
+/* The same for a vCPU of a Xen VM, found from the vCPU alone. */
+static inline struct persona_xen_vcpu *persona_xen_vcpu_of(struct kvm_vcpu *vcpu)
+{
+	return persona_xen_vcpu(persona_xen_vm_of(vcpu->kvm), vcpu);
 }
 
 /* The Xen personality's operations and its module init and exit (ops.c). */
