@@ -14,6 +14,8 @@
 #                        FUZZ_VMS=, FUZZ_SEED= override)
 #   make debug-kernel    build (or find in the cache) the debug test host
 #                        kernel; make module-debug builds the module for it
+#   make kernel-612      the same for Linux 6.12 without CONFIG_KVM_XEN
+#                        (RHEL 10 / SUSE); make module-612
 #   make bench           benchmarks: stock 6.1 + kvm-persona against 6.12's
 #                        in-kernel Xen (Documentation/benchmarks.rst);
 #                        BENCH_ARGS= passes options to scripts/bench.sh
@@ -71,6 +73,23 @@ module-debug:
 	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src clean
 	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src modules
 
+# The 6.12 test host kernel without CONFIG_KVM_XEN (RHEL 10 / SUSE), and
+# the module built against it, in a copy of the tree.
+-include .cache/k612-env.sh
+K612_BUILD := $(PWD)/.cache/k612-build
+kernel-612:
+	scripts/kernel-build.sh 612
+
+module-612:
+	@if [ -z "$(K612_KDIR)" ]; then \
+		echo "no 6.12 kernel: run make kernel-612" >&2; \
+		exit 1; \
+	fi
+	rm -rf $(K612_BUILD)
+	mkdir -p $(K612_BUILD)
+	cp -r src kbuild $(K612_BUILD)/
+	$(MAKE) -C $(K612_KDIR) M=$(K612_BUILD)/src modules
+
 deps:
 	scripts/deps.sh
 
@@ -123,6 +142,7 @@ module-clean:
 clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
-.PHONY: all module module-anchor debug-kernel module-debug deps fuzz boots \
+.PHONY: all module module-anchor debug-kernel module-debug kernel-612 \
+	module-612 deps fuzz boots \
 	selftests \
 	check demo bench clean module-clean style

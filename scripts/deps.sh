@@ -178,7 +178,9 @@ fi
 [ -n "$KVER" ] || KVER=$(resolve_kver)
 [ -n "$KVER" ] || { log "cannot resolve the 6.1 kernel ABI"; exit 1; }
 
-apt_install linux-source-6.1
+# 6.1 for the stock test host's selftests and the debug kernel, 6.12 for
+# the 6.12 test host kernel (scripts/kernel-build.sh).
+apt_install linux-source-6.1 linux-source-6.12
 KDIR=$(extract_headers "$KVER")
 
 # The test-host kernel: extracted, never installed on the build machine.

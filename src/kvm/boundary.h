@@ -2,7 +2,8 @@
 /*
  * The kvm.ko boundary: every access to kvm.ko's private state and to its
  * non-exported symbols goes through these functions, which one file per
- * kernel series implements (kvm-6.1.c; src/Kbuild picks it).  The rest
+ * kernel series implements (kvm.c where 6.1 and 6.12 agree, gpc-*.c and
+ * vm-*.c where they differ; src/Kbuild picks them).  The rest
  * of the module uses only these, kvm.ko's exported API and the public
  * parts of <linux/kvm_host.h>.
  */
@@ -19,12 +20,15 @@ int persona_kvm_init(void);
 
 /*
  * The personality state of @kvm, NULL for a VM without one.  The hook
- * engine asks on every hooked call of every VM, so it is an inline load
- * from the VM itself rather than a lookup.  kvm.ko reserves a struct
- * kvm_xen in every VM; built without CONFIG_KVM_XEN it never reads or
- * writes it (its users are all in the xen.c it does not build, and the
- * module refuses to load where that is built), so its first word is ours.
+ * engine asks on every hooked call of every VM.  Where kvm.ko reserves a
+ * struct kvm_xen in every VM even without CONFIG_KVM_XEN (6.1; src/Kbuild
+ * probes for it), it is an inline load from the VM itself: built without
+ * CONFIG_KVM_XEN kvm.ko never reads or writes that struct (its users are
+ * all in the xen.c it does not build, and the module refuses to load
+ * where that is built), so its first word is ours.  Elsewhere it is a
+ * lookup in a table (vm-table.c).
  */
+#ifdef PERSONA_KVM_XEN_SLOT
 static_assert(sizeof(struct kvm_xen) >= sizeof(struct persona_vm *));
 
 static __always_inline struct persona_vm **persona_kvm_slot(struct kvm *kvm)
@@ -41,8 +45,14 @@ static __always_inline struct persona_vm *persona_kvm_vm(struct kvm *kvm)
 {
 	return READ_ONCE(*persona_kvm_slot(kvm));
 }
+#else
+struct persona_vm *persona_kvm_vm(struct kvm *kvm);
+#endif
 
-/* Publish @pvm for @kvm; returns the state already there, if any. */
+/*
+ * Publish @pvm for @kvm; returns the state already there if any, or an
+ * ERR_PTR() if there is no memory to publish it.
+ */
 struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
 					  struct persona_vm *pvm);
 struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm);

@@ -115,7 +115,7 @@ struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm)
 		persona_vm_unregister(pvm);
 		persona_vm_free(pvm);
 		module_put(THIS_MODULE);
-		return persona_xen_vm_of(kvm);
+		return IS_ERR(other) ? ERR_CAST(other) : persona_xen_vm_of(kvm);
 	}
 	return pvm;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The kvm.ko boundary for the 6.1 series (kvm/boundary.h): the private
- * parts of struct kvm_vcpu_arch and struct kvm_arch, and the non-exported
- * symbols, as Debian 12's kvm.ko has them.
+ * The kvm.ko boundary (kvm/boundary.h): the private parts of struct
+ * kvm_vcpu_arch and struct kvm_arch, and the non-exported symbols, where
+ * 6.1 and 6.12 agree.  What differs is in gpc-<series>.c and vm-*.c,
+ * which src/Kbuild picks by probing the kernel tree.
  */
 #include <linux/kvm_host.h>
 #include <linux/timekeeping.h>
@@ -29,17 +30,6 @@ int persona_kvm_init(void)
 	r = r ?: persona_resolve("kvm_mmu_gva_to_gpa_system",
 				 (void **)&persona_gva_to_gpa_system);
 	return r;
-}
-
-struct persona_vm *persona_kvm_install_vm(struct kvm *kvm,
-					  struct persona_vm *pvm)
-{
-	return cmpxchg_release(persona_kvm_slot(kvm), NULL, pvm);
-}
-
-struct persona_vm *persona_kvm_remove_vm(struct kvm *kvm)
-{
-	return xchg(persona_kvm_slot(kvm), NULL);
 }
 
 /* Accessors to kvm.ko's private vCPU state. */
@@ -193,76 +183,4 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 		len -= chunk;
 	}
 	return 0;
-}
-
-/* The pfn-cache API of 6.1: the VM and the address passed on every call. */
-static_assert(GPA_INVALID == PERSONA_GPA_INVALID);
-
-void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
-{
-	kvm_gpc_init(gpc);
-}
-
-/* Only the host maps these pages: no vCPU, no guest-mode use. */
-int persona_gpc_activate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-			 gpa_t gpa, unsigned long len)
-{
-	return kvm_gpc_activate(kvm, gpc, NULL, KVM_HOST_USES_PFN, gpa, len);
-}
-
-void persona_gpc_deactivate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
-{
-	kvm_gpc_deactivate(kvm, gpc);
-}
-
-/* Under persona_gpc_lock(): is the mapping valid for @len bytes? */
-bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-		       unsigned long len)
-{
-	bool ok;
-	int idx;
-
-	idx = srcu_read_lock(&kvm->srcu);
-	ok = kvm_gfn_to_pfn_cache_check(kvm, gpc, gpc->gpa, len);
-	srcu_read_unlock(&kvm->srcu, idx);
-	return ok;
-}
-
-/*
- * Map @gpc again after kvm.ko invalidated it.  Sleeps; the caller then
- * re-checks the cache under its lock, which is when the mapping counts.
- */
-int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
-			unsigned long len)
-{
-	int idx, r;
-
-	if (!gpc->active)
-		return -EINVAL;
-	idx = srcu_read_lock(&kvm->srcu);
-	r = kvm_gfn_to_pfn_cache_refresh(kvm, gpc, gpc->gpa, len);
-	srcu_read_unlock(&kvm->srcu, idx);
-	return r;
-}
-
-/* Make every user of @gpc see it unmapped until it is refreshed. */
-void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
-{
-	unsigned long flags;
-
-	write_lock_irqsave(&gpc->lock, flags);
-	gpc->valid = false;
-	write_unlock_irqrestore(&gpc->lock, flags);
-}
-
-/*
- * Record a write through @gpc in the dirty log, which needs the vCPU that
- * is running on this CPU (with a dirty ring, kvm.ko warns otherwise).
- */
-void persona_gpc_mark_dirty(struct kvm_vcpu *vcpu,
-			    struct gfn_to_pfn_cache *gpc)
-{
-	if (kvm_get_running_vcpu() == vcpu)
-		mark_page_dirty_in_slot(vcpu->kvm, gpc->memslot,
-					gpc->gpa >> PAGE_SHIFT);
 }
