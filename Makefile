@@ -41,18 +41,22 @@ module:
 	fi
 	$(MAKE) -C $(KDIR) M=$(PWD)/src modules
 
+# Build the module against the kernel tree $(1) in a copy of the sources
+# at $(2), so that builds for several kernels coexist; $(3) says how to
+# get $(1).
+define module_copy
+	@if [ -z "$(1)" ]; then echo "no kernel tree: $(3)" >&2; exit 1; fi
+	rm -rf $(2)
+	mkdir -p $(2)
+	cp -r src kbuild $(2)/
+	$(MAKE) -C $(1) M=$(2)/src modules
+endef
+
 # The same sources built for the anchor kernel (Debian's 6.12, which has
-# CONFIG_KVM_XEN), in a copy of the tree so both builds can coexist.
+# CONFIG_KVM_XEN).
 ANCHOR_BUILD := $(PWD)/.cache/anchor-build
 module-anchor:
-	@if [ -z "$(ANCHOR_KDIR)" ]; then \
-		echo "no anchor kernel: run scripts/deps.sh --anchor" >&2; \
-		exit 1; \
-	fi
-	rm -rf $(ANCHOR_BUILD)
-	mkdir -p $(ANCHOR_BUILD)
-	cp -r src kbuild $(ANCHOR_BUILD)/
-	$(MAKE) -C $(ANCHOR_KDIR) M=$(ANCHOR_BUILD)/src modules
+	$(call module_copy,$(ANCHOR_KDIR),$(ANCHOR_BUILD),run scripts/deps.sh --anchor)
 
 # The debug test host kernel (KASAN, kmemleak, lockdep, UBSAN, ...: see
 # scripts/debug-kernel.sh), and the same sources built against it, again
@@ -63,15 +67,7 @@ debug-kernel:
 	scripts/debug-kernel.sh
 
 module-debug:
-	@if [ -z "$(DEBUG_KDIR)" ]; then \
-		echo "no debug kernel: run make debug-kernel" >&2; \
-		exit 1; \
-	fi
-	rm -rf $(DEBUG_BUILD)
-	mkdir -p $(DEBUG_BUILD)
-	cp -r src kbuild $(DEBUG_BUILD)/
-	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src clean
-	$(MAKE) -C $(DEBUG_KDIR) M=$(DEBUG_BUILD)/src modules
+	$(call module_copy,$(DEBUG_KDIR),$(DEBUG_BUILD),run make debug-kernel)
 
 # The 6.12 test host kernel without CONFIG_KVM_XEN (RHEL 10 / SUSE), and
 # the module built against it, in a copy of the tree.
@@ -81,14 +77,7 @@ kernel-612:
 	scripts/kernel-build.sh 612
 
 module-612:
-	@if [ -z "$(K612_KDIR)" ]; then \
-		echo "no 6.12 kernel: run make kernel-612" >&2; \
-		exit 1; \
-	fi
-	rm -rf $(K612_BUILD)
-	mkdir -p $(K612_BUILD)
-	cp -r src kbuild $(K612_BUILD)/
-	$(MAKE) -C $(K612_KDIR) M=$(K612_BUILD)/src modules
+	$(call module_copy,$(K612_KDIR),$(K612_BUILD),run make kernel-612)
 
 deps:
 	scripts/deps.sh

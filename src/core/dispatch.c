@@ -67,25 +67,35 @@ out:
 	return r;
 }
 
+/* The personality that claims @ioctl on a VM fd, or on a vCPU fd. */
+static const struct persona_ops *persona_ioctl_owner(unsigned int ioctl,
+						     bool vcpu)
+{
+	const struct persona_ops *ops;
+	unsigned int i;
+
+	for (i = 0; i < persona_nr_personalities; i++) {
+		ops = persona_personalities[i];
+		if (vcpu ? ops->vcpu_ioctl_claims(ioctl) :
+			   ops->vm_ioctl_claims(ioctl))
+			return ops;
+	}
+	return NULL;
+}
+
 static long hook_arch_vm_ioctl(struct file *filp, unsigned int ioctl,
 			       unsigned long arg)
 {
-	struct kvm *kvm = filp->private_data;
 	const struct persona_ops *ops;
-	unsigned int i;
 	long r;
 	int idx;
 
 	idx = persona_hook_enter();
-	for (i = 0; i < persona_nr_personalities; i++) {
-		ops = persona_personalities[i];
-		if (ops->vm_ioctl_claims(ioctl)) {
-			r = ops->vm_ioctl(kvm, ioctl, (void __user *)arg);
-			goto out;
-		}
-	}
-	r = orig_arch_vm_ioctl(filp, ioctl, arg);
-out:
+	ops = persona_ioctl_owner(ioctl, false);
+	if (ops)
+		r = ops->vm_ioctl(filp->private_data, ioctl, (void __user *)arg);
+	else
+		r = orig_arch_vm_ioctl(filp, ioctl, arg);
 	persona_hook_leave(idx);
 	return r;
 }
@@ -93,22 +103,17 @@ out:
 static long hook_arch_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 				 unsigned long arg)
 {
-	struct kvm_vcpu *vcpu = filp->private_data;
 	const struct persona_ops *ops;
-	unsigned int i;
 	long r;
 	int idx;
 
 	idx = persona_hook_enter();
-	for (i = 0; i < persona_nr_personalities; i++) {
-		ops = persona_personalities[i];
-		if (ops->vcpu_ioctl_claims(ioctl)) {
-			r = ops->vcpu_ioctl(vcpu, ioctl, (void __user *)arg);
-			goto out;
-		}
-	}
-	r = orig_arch_vcpu_ioctl(filp, ioctl, arg);
-out:
+	ops = persona_ioctl_owner(ioctl, true);
+	if (ops)
+		r = ops->vcpu_ioctl(filp->private_data, ioctl,
+				    (void __user *)arg);
+	else
+		r = orig_arch_vcpu_ioctl(filp, ioctl, arg);
 	persona_hook_leave(idx);
 	return r;
 }

@@ -56,16 +56,6 @@ int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	return r;
 }
 
-/* Make every user of @gpc see it unmapped until it is refreshed. */
-void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
-{
-	unsigned long flags;
-
-	write_lock_irqsave(&gpc->lock, flags);
-	gpc->valid = false;
-	write_unlock_irqrestore(&gpc->lock, flags);
-}
-
 /*
  * Record a write through @gpc in the dirty log, which needs the vCPU that
  * is running on this CPU (with a dirty ring, kvm.ko warns otherwise).

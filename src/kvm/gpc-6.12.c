@@ -50,16 +50,6 @@ int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	return r;
 }
 
-/* Make every user of @gpc see it unmapped until it is refreshed. */
-void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
-{
-	unsigned long flags;
-
-	write_lock_irqsave(&gpc->lock, flags);
-	gpc->valid = false;
-	write_unlock_irqrestore(&gpc->lock, flags);
-}
-
 /* In the dirty log, from the vCPU running on this CPU (see gpc-6.1.c). */
 void persona_gpc_mark_dirty(struct kvm_vcpu *vcpu,
 			    struct gfn_to_pfn_cache *gpc)

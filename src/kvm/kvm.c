@@ -184,3 +184,13 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 	}
 	return 0;
 }
+
+/* Make every user of @gpc see it unmapped until it is refreshed. */
+void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
+{
+	unsigned long flags;
+
+	write_lock_irqsave(&gpc->lock, flags);
+	gpc->valid = false;
+	write_unlock_irqrestore(&gpc->lock, flags);
+}
