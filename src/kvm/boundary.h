@@ -94,6 +94,8 @@ void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
  */
 #define PERSONA_GPA_INVALID	(~(gpa_t)0)
 
+/* Find the API where kvm.ko does not export it (persona_kvm_init()). */
+int persona_gpc_resolve(void);
 void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc);
 int persona_gpc_activate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 			 gpa_t gpa, unsigned long len);

@@ -9,6 +9,12 @@
 
 static_assert(GPA_INVALID == PERSONA_GPA_INVALID);
 
+/* 6.1's kvm.ko exports the API. */
+int persona_gpc_resolve(void)
+{
+	return 0;
+}
+
 void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
 {
 	kvm_gpc_init(gpc);

@@ -1,35 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The pfn-cache API as 6.12 has it (kvm/boundary.h, persona_gpc_*()): the
- * cache knows its VM and address; no usage flags.
+ * cache knows its VM and address; no usage flags.  kvm.ko no longer
+ * exports it (its users are all inside kvm.ko), so it is found by name.
  */
 #include <linux/kvm_host.h>
 
 #include "boundary.h"
+#include "kallsyms.h"
 
 static_assert(INVALID_GPA == PERSONA_GPA_INVALID);
 
+static void (*gpc_init)(struct gfn_to_pfn_cache *gpc, struct kvm *kvm);
+static int (*gpc_activate)(struct gfn_to_pfn_cache *gpc, gpa_t gpa,
+			   unsigned long len);
+static bool (*gpc_check)(struct gfn_to_pfn_cache *gpc, unsigned long len);
+static int (*gpc_refresh)(struct gfn_to_pfn_cache *gpc, unsigned long len);
+static void (*gpc_deactivate)(struct gfn_to_pfn_cache *gpc);
+
+int persona_gpc_resolve(void)
+{
+	int r;
+
+	r = persona_resolve("kvm_gpc_init", (void **)&gpc_init);
+	r = r ?: persona_resolve("kvm_gpc_activate", (void **)&gpc_activate);
+	r = r ?: persona_resolve("kvm_gpc_check", (void **)&gpc_check);
+	r = r ?: persona_resolve("kvm_gpc_refresh", (void **)&gpc_refresh);
+	r = r ?: persona_resolve("kvm_gpc_deactivate",
+				 (void **)&gpc_deactivate);
+	return r;
+}
+
 void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
 {
-	kvm_gpc_init(gpc, kvm);
+	gpc_init(gpc, kvm);
 }
 
 int persona_gpc_activate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 			 gpa_t gpa, unsigned long len)
 {
-	return kvm_gpc_activate(gpc, gpa, len);
+	return gpc_activate(gpc, gpa, len);
 }
 
 void persona_gpc_deactivate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc)
 {
-	kvm_gpc_deactivate(gpc);
+	gpc_deactivate(gpc);
 }
 
 /* Under persona_gpc_lock(): is the mapping valid for @len bytes? */
 bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 		       unsigned long len)
 {
-	return kvm_gpc_check(gpc, len);
+	return gpc_check(gpc, len);
 }
 
 /*
@@ -45,7 +67,7 @@ int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
 	if (!gpc->active)
 		return -EINVAL;
 	idx = srcu_read_lock(&kvm->srcu);
-	r = kvm_gpc_refresh(gpc, len);
+	r = gpc_refresh(gpc, len);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return r;
 }

@@ -29,6 +29,7 @@ int persona_kvm_init(void)
 				 (void **)&persona_apic_set_irq);
 	r = r ?: persona_resolve("kvm_mmu_gva_to_gpa_system",
 				 (void **)&persona_gva_to_gpa_system);
+	r = r ?: persona_gpc_resolve();
 	return r;
 }
 
