@@ -47,6 +47,21 @@
 #define CAPS_EVTCHN		(CAPS_SHINFO | CAP_2LEVEL | CAP_SEND)
 
 /*
+ * KVM_CAP_XEN_HVM flags and attribute types after 6.1 (upstream's values),
+ * for the 6.1 headers the tests build against.  The unions they use kept
+ * their layout: 6.12's u.runstate_update_flag is u.long_mode's byte, its
+ * u.shared_info.hva and the vCPU attribute's u.hva the words of
+ * u.shared_info.gfn and u.gpa.
+ */
+#define CAP_RUNSTATE_FLAG	BIT(6)	/* RUNSTATE_UPDATE_FLAG */
+#define CAP_TSC_UNSTABLE	BIT(7)	/* PVCLOCK_TSC_UNSTABLE */
+#define CAP_SHINFO_HVA		BIT(8)	/* SHARED_INFO_HVA */
+#define XEN_ATTR_RUNSTATE_UPDATE_FLAG	5
+#define XEN_ATTR_SHARED_INFO_HVA	6
+#define XEN_VCPU_ATTR_VCPU_INFO_HVA	9
+#define XEN_RUNSTATE_UPDATE	BIT_ULL(63)
+
+/*
  * A kernel that advertises KVM_CAP_XEN_HVM flags 6.1 does not have
  * (RUNSTATE_UPDATE_FLAG, PVCLOCK_TSC_UNSTABLE, SHARED_INFO_HVA: upstream
  * 6.7 and later) is taken to follow later upstream semantics where they

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KVM_CAP_XEN_HVM as upstream 6.1 reports it: on /dev/kvm and on VM file
+ * KVM_CAP_XEN_HVM as upstream reports it: on /dev/kvm and on VM file
  * descriptors, the same value, with at least the hypercall MSR and
- * hypercall interception, and nothing 6.1 does not know.
+ * hypercall interception, and nothing 6.12 does not know.
  */
 #include "persona_test.h"
 
@@ -41,7 +41,13 @@ TEST(system_fd_reports_hypercall_msr_and_intercept)
 	ASSERT_EQ(caps, system_cap(KVM_CAP_XEN_HVM));
 }
 
-TEST(no_flags_beyond_6_1)
+/*
+ * Flags 0 to 8: 6.1's six, then RUNSTATE_UPDATE_FLAG, PVCLOCK_TSC_UNSTABLE
+ * and SHARED_INFO_HVA.
+ */
+#define XEN_CAPS_6_12	0x1ffu
+
+TEST(no_flags_beyond_6_12)
 {
 	unsigned int caps;
 
@@ -49,8 +55,8 @@ TEST(no_flags_beyond_6_1)
 		return;
 
 	caps = system_cap(KVM_CAP_XEN_HVM);
-	ASSERT_EQ(0, caps & ~XEN_CAPS_6_1)
-		TH_LOG("KVM_CAP_XEN_HVM %#x has flags unknown to 6.1", caps);
+	ASSERT_EQ(0, caps & ~XEN_CAPS_6_12)
+		TH_LOG("KVM_CAP_XEN_HVM %#x has flags unknown to 6.12", caps);
 }
 
 /*
@@ -74,6 +80,13 @@ TEST(dependent_flags_come_with_shared_info)
 			  caps & KVM_XEN_HVM_CONFIG_SHARED_INFO)
 			TH_LOG("KVM_CAP_XEN_HVM %#x", caps);
 	}
+	/* The update flag is part of the runstate area, HVA of shared_info. */
+	if (caps & (1u << 6))
+		ASSERT_EQ(KVM_XEN_HVM_CONFIG_RUNSTATE,
+			  caps & KVM_XEN_HVM_CONFIG_RUNSTATE);
+	if (caps & (1u << 8))
+		ASSERT_EQ(KVM_XEN_HVM_CONFIG_SHARED_INFO,
+			  caps & KVM_XEN_HVM_CONFIG_SHARED_INFO);
 	/* EVTCHN_SEND is the sending half of 2-level event channels. */
 	if (caps & KVM_XEN_HVM_CONFIG_EVTCHN_SEND) {
 		ASSERT_EQ(KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL,

@@ -265,7 +265,8 @@ enum fv_op {
 	OP_RS_ADDR, OP_RS_CURRENT, OP_RS_DATA, OP_RS_ADJUST, OP_VCPU_ID,
 	OP_TIMER, OP_VCPU_VECTOR, OP_VCPU_BADTYPE, OP_VCPU_GET, OP_SEND,
 	OP_ROUTING, OP_IRQFD, OP_EFD_WRITE, OP_EFD_SWAP, OP_SLOT, OP_REMAP,
-	OP_IRQ_LINE, OP_MSI, OP_KICK, OP_HOSTMEM, NR_OPS,
+	OP_IRQ_LINE, OP_MSI, OP_KICK, OP_HOSTMEM, OP_SHINFO_HVA,
+	OP_VCPU_INFO_HVA, OP_RS_FLAG, NR_OPS,
 };
 
 struct fv_opinfo {
@@ -306,6 +307,9 @@ static struct fv_opinfo fv_ops[NR_OPS] = {
 	[OP_MSI]	  = { "msi", 3 },
 	[OP_KICK]	  = { "kick", 2 },
 	[OP_HOSTMEM]	  = { "hostmem", 3 },
+	[OP_SHINFO_HVA]	  = { "shinfo_hva", 3 },
+	[OP_VCPU_INFO_HVA] = { "vcpu_info_hva", 3 },
+	[OP_RS_FLAG]	  = { "rs_flag", 1 },
 };
 
 struct fv_slot {
@@ -543,7 +547,8 @@ static void fv_op_config(struct fz_rng *r)
 	};
 	struct kvm_xen_hvm_config c;
 	u32 good = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL |
-		   KVM_XEN_HVM_CONFIG_EVTCHN_SEND;
+		   KVM_XEN_HVM_CONFIG_EVTCHN_SEND |
+		   (fv.caps & CAP_TSC_UNSTABLE);
 	u64 addrs[6];
 	bool bad;
 	long ret;
@@ -551,7 +556,7 @@ static void fv_op_config(struct fz_rng *r)
 	memset(&c, 0, sizeof(c));
 	switch (fz_below(r, 20)) {
 	case 0 ... 9:
-		c.flags = good;
+		c.flags = good & ~(fz_chance(r, 50) ? CAP_TSC_UNSTABLE : 0);
 		break;
 	case 10 ... 11:
 		c.flags = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL;
@@ -802,13 +807,14 @@ static void fv_op_vm_badtype(struct fz_rng *r)
 
 static void fv_op_vm_get(struct fz_rng *r)
 {
+	unsigned int nr = xen_after_6_1() ? 7 : 5;
 	struct kvm_xen_hvm_attr a;
 	long ret;
 
 	memset(&a, 0xa5, sizeof(a));
-	a.type = fz_chance(r, 80) ? fz_below(r, 5) : fv_bad_vm_type(r);
+	a.type = fz_chance(r, 80) ? fz_below(r, nr) : fv_bad_vm_type(r);
 	ret = fv_vm_get(&a, "vm_get");
-	if (a.type > 4)
+	if (a.type >= nr)
 		fz_check_eq(ret, -ENOENT, "GET_ATTR type %#x", a.type);
 	else
 		fz_check(ret, FZ_ERRS(ENOENT, EINVAL), "GET_ATTR type %#x",
@@ -880,7 +886,8 @@ static void fv_op_area(struct fz_rng *r, u16 type, u64 len, const char *op)
 	    gpa != XEN_INVALID_GPA && (gpa & 3))
 		fz_check_eq(ret, -ENXIO, "%s gpa %#llx not 4-byte aligned", op,
 			    (unsigned long long)gpa);
-	else if (gpa != XEN_INVALID_GPA && (gpa & 0xfff) + len > 4096)
+	else if (gpa != XEN_INVALID_GPA && (gpa & 0xfff) + len > 4096 &&
+		 !(runstate && xen_after_6_1()))
 		fz_check_eq(ret, -EINVAL, "%s gpa %#llx crosses a page", op,
 			    (unsigned long long)gpa);
 	else if (gpa == XEN_INVALID_GPA)
@@ -1106,13 +1113,14 @@ static void fv_op_vcpu_badtype(struct fz_rng *r)
 
 static void fv_op_vcpu_get(struct fz_rng *r)
 {
+	unsigned int nr = xen_after_6_1() ? 10 : 9;
 	struct kvm_xen_vcpu_attr a;
 	long ret;
 
 	memset(&a, 0xa5, sizeof(a));
-	a.type = fz_chance(r, 85) ? fz_below(r, 9) : fv_bad_vcpu_type(r);
+	a.type = fz_chance(r, 85) ? fz_below(r, nr) : fv_bad_vcpu_type(r);
 	ret = fv_vcpu_get(fz_below(r, fv.nr_vcpus), &a, "vcpu_get");
-	if (a.type > 8)
+	if (a.type >= nr)
 		fz_check_eq(ret, -ENOENT, "vCPU GET_ATTR type %#x", a.type);
 	else
 		fz_check(ret, FZ_ERRS(ENOENT, EINVAL, EOPNOTSUPP),
@@ -1514,6 +1522,142 @@ static void *fv_vcpu_thread(void *arg)
 	return NULL;
 }
 
+/* ---- The ABI after 6.1: addresses in the VMM, the runstate flag -------- */
+
+/*
+ * A VMM address for a page-sized area: mostly the slot's backings.  Never
+ * past their end: what follows them may be the memory of another memslot
+ * (the guest's own code and stack), and the kernel would rightly write
+ * there.
+ */
+static u64 fv_area_hva(struct fz_rng *r, u64 align)
+{
+	switch (fz_below(r, 16)) {
+	case 0:
+		return 0;
+	case 1:
+		return (u64)fv.mem[fz_below(r, 2)] + fz_below(r, 4096);
+	case 2:
+		return 0xffffffff81000000ull;
+	case 3:
+		return fz_rand(r) & ~(align - 1);
+	case 4:
+		return (u64)fv.blob;				/* no memslot */
+	case 5:
+		return (u64)fv.blob + FV_BLOB_PAGES * 4096;	/* guard page */
+	default:
+		return (u64)fv.mem[fz_below(r, 2)] +
+		       fz_below(r, FV_PAGES) * 4096 +
+		       (fz_chance(r, 50) ? 0 : fz_below(r, 64) * align);
+	}
+}
+
+/* Errors an accepted-looking address may still meet: no page, no slot. */
+#define FV_HVA_ERRS	FZ_ERRS(EFAULT, EINVAL)
+
+static void fv_op_shinfo_hva(struct fz_rng *r)
+{
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_SHARED_INFO };
+	u64 hva;
+	long ret;
+
+	if (!(fv.caps & CAP_SHINFO_HVA))
+		return;
+	hva = fv_area_hva(r, 4096);
+	/* One lock for both ways of naming shared_info. */
+	pthread_mutex_lock(&fv.rt_lock[a.type]);
+	a.type = XEN_ATTR_SHARED_INFO_HVA;
+	a.u.shared_info.gfn = hva;
+	ret = fv_vm_set(&a, "shinfo_hva");
+	if (hva & 0xfff)
+		fz_check_eq(ret, -EINVAL, "SHARED_INFO_HVA %#llx misaligned",
+			    (unsigned long long)hva);
+	else if (!hva)
+		fz_check_eq(ret, 0, "SHARED_INFO_HVA 0");
+	else
+		fz_check(ret, FV_HVA_ERRS, "SHARED_INFO_HVA %#llx",
+			 (unsigned long long)hva);
+	if (!ret) {
+		/* The guest finds it only when named by frame. */
+		WRITE_ONCE(fv.g->shinfo, 0);
+		memset(&a.u, 0x5a, sizeof(a.u));
+		fz_check_eq(fv_vm_get(&a, "get_shinfo_hva"), 0,
+			    "GET SHARED_INFO_HVA");
+		if (a.u.shared_info.gfn != hva)
+			fz_fail("SHARED_INFO_HVA set to %#llx reads back %#llx",
+				(unsigned long long)hva,
+				(unsigned long long)a.u.shared_info.gfn);
+		a.type = KVM_XEN_ATTR_TYPE_SHARED_INFO;
+		fz_check_eq(fv_vm_get(&a, "get_shinfo"), 0, "GET SHARED_INFO");
+		if (a.u.shared_info.gfn != XEN_INVALID_GFN)
+			fz_fail("SHARED_INFO reads %#llx with SHARED_INFO_HVA set",
+				(unsigned long long)a.u.shared_info.gfn);
+	}
+	pthread_mutex_unlock(&fv.rt_lock[KVM_XEN_ATTR_TYPE_SHARED_INFO]);
+}
+
+static void fv_op_vcpu_info_hva(struct fz_rng *r)
+{
+	struct kvm_xen_vcpu_attr a = { .type = XEN_VCPU_ATTR_VCPU_INFO_HVA };
+	unsigned int j = fz_below(r, fv.nr_vcpus);
+	pthread_mutex_t *lk = &fv.rt_lock[8 + KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO *
+					      FV_MAX_VCPUS + j];
+	u64 hva;
+	long ret;
+
+	if (!(fv.caps & CAP_SHINFO_HVA))
+		return;
+	hva = fv_area_hva(r, 4);
+	a.u.gpa = hva;
+	pthread_mutex_lock(lk);
+	ret = fv_vcpu_set(j, &a, "vcpu_info_hva");
+	if (hva & 3)
+		fz_check_eq(ret, -ENXIO, "VCPU_INFO_HVA %#llx misaligned",
+			    (unsigned long long)hva);
+	else if (!hva)
+		fz_check_eq(ret, 0, "VCPU_INFO_HVA 0");
+	else if ((hva & 0xfff) + 64 > 4096)
+		fz_check_eq(ret, -EINVAL, "VCPU_INFO_HVA %#llx crosses a page",
+			    (unsigned long long)hva);
+	else
+		fz_check(ret, FV_HVA_ERRS, "VCPU_INFO_HVA %#llx",
+			 (unsigned long long)hva);
+	if (!ret) {
+		WRITE_ONCE(fv.g->vcpu_info[j], 0);
+		memset(&a.u, 0x5a, sizeof(a.u));
+		fz_check_eq(fv_vcpu_get(j, &a, "vcpu_info_hva"), 0,
+			    "GET VCPU_INFO_HVA");
+		if (a.u.gpa != hva)
+			fz_fail("VCPU_INFO_HVA of vCPU %u set to %#llx reads back %#llx",
+				j, (unsigned long long)hva,
+				(unsigned long long)a.u.gpa);
+	}
+	pthread_mutex_unlock(lk);
+}
+
+static void fv_op_rs_flag(struct fz_rng *r)
+{
+	struct kvm_xen_hvm_attr a = { .type = XEN_ATTR_RUNSTATE_UPDATE_FLAG };
+	u8 v = fz_chance(r, 50) ? fz_below(r, 2) : fz_rand(r);
+	long ret;
+
+	if (!(fv.caps & CAP_RUNSTATE_FLAG))
+		return;
+	a.u.long_mode = v;
+	pthread_mutex_lock(&fv.rt_lock[a.type]);
+	ret = fv_vm_set(&a, "rs_flag");
+	fz_check(ret, FZ_ERRS(ENOMEM), "SET RUNSTATE_UPDATE_FLAG %u", v);
+	if (!ret) {
+		a.u.long_mode = 0x5a;
+		fz_check_eq(fv_vm_get(&a, "rs_flag"), 0,
+			    "GET RUNSTATE_UPDATE_FLAG");
+		if (a.u.long_mode != !!v)
+			fz_fail("RUNSTATE_UPDATE_FLAG set to %u reads back %u",
+				v, a.u.long_mode);
+	}
+	pthread_mutex_unlock(&fv.rt_lock[a.type]);
+}
+
 typedef void (*fv_op_fn)(struct fz_rng *r);
 
 static void fv_op_vcpu_info(struct fz_rng *r)
@@ -1562,7 +1706,8 @@ static const fv_op_fn fv_fns[NR_OPS] = {
 	[OP_EFD_SWAP] = fv_op_efd_swap,		[OP_SLOT] = fv_op_slot,
 	[OP_REMAP] = fv_op_remap,		[OP_IRQ_LINE] = fv_op_irq_line,
 	[OP_MSI] = fv_op_msi,			[OP_KICK] = fv_op_kick,
-	[OP_HOSTMEM] = fv_op_hostmem,
+	[OP_HOSTMEM] = fv_op_hostmem,		[OP_SHINFO_HVA] = fv_op_shinfo_hva,
+	[OP_VCPU_INFO_HVA] = fv_op_vcpu_info_hva, [OP_RS_FLAG] = fv_op_rs_flag,
 };
 
 static void *fv_fuzz_thread(void *arg)

@@ -281,8 +281,12 @@ TEST(get_attrs_leave_plain_vm_alone)
 	memset(&a, 0, sizeof(a));
 	a.type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_ID;
 	ASSERT_EQ(0, xen_vcpu_get(b.vcpu[1], &a));
-	/* 6.1 starts the Xen vCPU ID at the vCPU's index, 6.12 at 0. */
-	ASSERT_EQ(xen_after_6_1() ? 0 : 1, a.u.vcpu_id);
+	/*
+	 * 6.1 starts the Xen vCPU ID at the vCPU's index, upstream 6.12 at
+	 * 0 (it reads the index before kvm.ko has assigned it); the module
+	 * keeps the index on both (Documentation/abi.rst).
+	 */
+	ASSERT_EQ(xen_after_6_1() && !persona_loaded() ? 0 : 1, a.u.vcpu_id);
 	ASSERT_EQ(0, xen_get_long_mode(b.vm));
 	ASSERT_EQ(XEN_INVALID_GFN, xen_get_shinfo(b.vm));
 
@@ -1153,16 +1157,17 @@ TEST(vcpu_id_attr)
 	ASSERT_EQ(-EINVAL, xen_vcpu_set(b.vcpu[1], &a));
 	a.u.vcpu_id = 0xffffffff;
 	ASSERT_EQ(-EINVAL, xen_vcpu_set(b.vcpu[1], &a));
-	/* The kernel's KVM_MAX_VCPUS: 1024 on 6.1, 4096 on 6.12's default. */
-	if (!xen_after_6_1()) {
-		a.u.vcpu_id = kvm_check_cap(KVM_CAP_MAX_VCPUS);
-		ASSERT_EQ(-EINVAL, xen_vcpu_set(b.vcpu[1], &a));
-		a.u.vcpu_id--;
-		ASSERT_EQ(0, xen_vcpu_set(b.vcpu[1], &a));
-		ASSERT_EQ(a.u.vcpu_id, get_vcpu_id(_metadata, b.vcpu[1]));
-		a.u.vcpu_id = 1023;
-		ASSERT_EQ(0, xen_vcpu_set(b.vcpu[1], &a));
-	}
+	/*
+	 * The kernel's KVM_MAX_VCPUS (1024 on 6.1, CONFIG_KVM_MAX_NR_VCPUS
+	 * on 6.12), which KVM_CAP_MAX_VCPUS reports on both.
+	 */
+	a.u.vcpu_id = kvm_check_cap(KVM_CAP_MAX_VCPUS);
+	ASSERT_EQ(-EINVAL, xen_vcpu_set(b.vcpu[1], &a));
+	a.u.vcpu_id--;
+	ASSERT_EQ(0, xen_vcpu_set(b.vcpu[1], &a));
+	ASSERT_EQ(a.u.vcpu_id, get_vcpu_id(_metadata, b.vcpu[1]));
+	a.u.vcpu_id = 1023;
+	ASSERT_EQ(0, xen_vcpu_set(b.vcpu[1], &a));
 	ASSERT_EQ(1023, get_vcpu_id(_metadata, b.vcpu[1]));
 	kvm_vm_free(b.vm);
 }
@@ -1281,6 +1286,396 @@ TEST(vcpu_attr_unknown_types)
 		}
 	}
 	kvm_vm_free(b.vm);
+}
+
+/* ---- The ABI after 6.1 (KVM_CAP_XEN_HVM flags 6 to 8) ------------------ */
+
+static int set_shinfo_hva(struct kvm_vm *vm, u64 hva)
+{
+	struct kvm_xen_hvm_attr a = {
+		.type = XEN_ATTR_SHARED_INFO_HVA,
+		.u.shared_info.gfn = hva,
+	};
+
+	return xen_set_attr(vm, &a);
+}
+
+static u64 get_shinfo_hva(struct __test_metadata *_metadata, struct kvm_vm *vm)
+{
+	struct kvm_xen_hvm_attr a;
+
+	memset(&a, 0x5a, sizeof(a));
+	a.type = XEN_ATTR_SHARED_INFO_HVA;
+	ASSERT_EQ(0, xen_get_attr(vm, &a));
+	return a.u.shared_info.gfn;
+}
+
+/* RUNSTATE_UPDATE_FLAG reads back as set, normalised to 0 or 1. */
+TEST(runstate_update_flag_attr)
+{
+	struct kvm_xen_hvm_attr a;
+	struct bvm b;
+	u8 v, want[] = { 1, 0, 1, 0 }, set[] = { 1, 0, 0x80, 0 };
+	unsigned int i;
+
+	if (xen_missing(CAPS_SHINFO | CAP_RUNSTATE | CAP_RUNSTATE_FLAG))
+		return;
+	bvm_create(&b, 1);
+
+	memset(&a, 0x5a, sizeof(a));
+	a.type = XEN_ATTR_RUNSTATE_UPDATE_FLAG;
+	ASSERT_EQ(0, xen_get_attr(b.vm, &a));
+	ASSERT_EQ(0, a.u.long_mode);
+	for (i = 0; i < ARRAY_SIZE(set); i++) {
+		a.u.long_mode = set[i];
+		ASSERT_EQ(0, xen_set_attr(b.vm, &a));
+		a.u.long_mode = 0x5a;
+		ASSERT_EQ(0, xen_get_attr(b.vm, &a));
+		v = a.u.long_mode;
+		ASSERT_EQ(want[i], v) TH_LOG("set %#x", set[i]);
+	}
+	kvm_vm_free(b.vm);
+}
+
+/*
+ * SHARED_INFO_HVA names the page by the VMM's address: GET of either
+ * attribute tells which way it was named, the wallclock is written
+ * through it, a misaligned address is -EINVAL, one nothing backs
+ * -EFAULT, and 0 unmaps it.
+ */
+TEST(shinfo_hva_attr)
+{
+	struct xen_wallclock wc;
+	u8 *page, *hole;
+	struct bvm b;
+
+	if (xen_missing(CAPS_SHINFO | CAP_SHINFO_HVA))
+		return;
+	bvm_create(&b, 1);
+	ASSERT_EQ(0, xen_set_long_mode(b.vm, 1));
+	page = bvm_page(&b, SHINFO2_GPA);
+
+	ASSERT_EQ(0, get_shinfo_hva(_metadata, b.vm));
+	ASSERT_EQ(-EINVAL, set_shinfo_hva(b.vm, (u64)page + 8));
+	ASSERT_EQ(-EINVAL, set_shinfo_hva(b.vm, (u64)page + 0x800));
+
+	ASSERT_EQ(0, set_shinfo_hva(b.vm, (u64)page));
+	ASSERT_EQ((u64)page, get_shinfo_hva(_metadata, b.vm));
+	ASSERT_EQ(XEN_INVALID_GFN, xen_get_shinfo(b.vm));
+	memcpy(&wc, page + XEN_SHINFO_WC, sizeof(wc));
+	ASSERT_NE(0, wc.version);
+	ASSERT_EQ(0, wc.version & 1);
+	ASSERT_NE(0, wc.sec);
+
+	/* By frame again: the other attribute reads back empty. */
+	ASSERT_EQ(0, xen_set_shinfo(b.vm, SHINFO_GFN));
+	ASSERT_EQ(0, get_shinfo_hva(_metadata, b.vm));
+	ASSERT_EQ(SHINFO_GFN, xen_get_shinfo(b.vm));
+
+	/* An address with no page behind it. */
+	hole = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	ASSERT_EQ(0, munmap(hole, 4096));
+	ASSERT_EQ(-EFAULT, set_shinfo_hva(b.vm, (u64)hole));
+
+	ASSERT_EQ(0, set_shinfo_hva(b.vm, (u64)page));
+	ASSERT_EQ(0, set_shinfo_hva(b.vm, 0));
+	ASSERT_EQ(0, get_shinfo_hva(_metadata, b.vm));
+	ASSERT_EQ(XEN_INVALID_GFN, xen_get_shinfo(b.vm));
+	ASSERT_EQ(0, set_shinfo_hva(b.vm, 0));
+	kvm_vm_free(b.vm);
+}
+
+/*
+ * A shared_info named by its VMM address stays there when the memslot
+ * holding it moves in guest physical space; one named by frame would
+ * lose it.  Events keep landing in the same page.
+ */
+TEST(shinfo_hva_follows_memslot_move)
+{
+	struct xen_shared_info *si;
+	struct bvm b;
+
+	if (xen_missing(CAPS_EVTCHN | CAP_SHINFO_HVA))
+		return;
+	bvm_create(&b, 1);
+	ASSERT_EQ(0, xen_set_long_mode(b.vm, 1));
+	si = (void *)bvm_page(&b, SHINFO_GPA);
+	ASSERT_EQ(0, set_shinfo_hva(b.vm, (u64)si));
+	ASSERT_EQ(0, xen_vcpu_set_gpa(b.vcpu[0], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+				      SHINFO_GPA));
+
+	ASSERT_EQ(0, xen_send(b.vm, 5, 0, PRIO_2L));
+	ASSERT_TRUE(bit_in(si->evtchn_pending, 5));
+
+	vm_mem_region_move(b.vm, XR_SLOT, XR_GPA + 0x10000000ull);
+	ASSERT_EQ((u64)si, get_shinfo_hva(_metadata, b.vm));
+	ASSERT_EQ(0, xen_send(b.vm, 6, 0, PRIO_2L));
+	ASSERT_TRUE(bit_in(si->evtchn_pending, 6));
+	kvm_vm_free(b.vm);
+}
+
+static u64 get_vcpu_info_hva(struct __test_metadata *_metadata,
+			     struct kvm_vcpu *vcpu)
+{
+	u64 hva;
+
+	ASSERT_EQ(0, xen_vcpu_get_gpa(vcpu, XEN_VCPU_ATTR_VCPU_INFO_HVA, &hva));
+	return hva;
+}
+
+/* VCPU_INFO_HVA: the same, per vCPU; the pvclock lands there. */
+TEST(vcpu_info_hva_attr)
+{
+	struct xen_pvclock t;
+	u64 gpa;
+	u8 *vi;
+	struct xvm x;
+
+	if (xen_missing(CAPS_SHINFO | CAP_SHINFO_HVA))
+		return;
+	xvm_create(&x, 2, 0);
+	vi = xr(&x, AREA_GPA + 0x400);
+
+	ASSERT_EQ(0, get_vcpu_info_hva(_metadata, x.vcpu[1]));
+	ASSERT_EQ(-ENXIO, xen_vcpu_set_gpa(x.vcpu[1], XEN_VCPU_ATTR_VCPU_INFO_HVA,
+					   (u64)vi + 2));
+
+	ASSERT_EQ(0, xen_vcpu_set_gpa(x.vcpu[0], XEN_VCPU_ATTR_VCPU_INFO_HVA,
+				      (u64)vi));
+	ASSERT_EQ((u64)vi, get_vcpu_info_hva(_metadata, x.vcpu[0]));
+	ASSERT_EQ(0, xen_vcpu_get_gpa(x.vcpu[0], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+				      &gpa));
+	ASSERT_EQ(XEN_INVALID_GPA, gpa);
+	/* Per vCPU. */
+	ASSERT_EQ(0, get_vcpu_info_hva(_metadata, x.vcpu[1]));
+
+	x.gs->vcpu_info[0] = AREA_GPA + 0x400;
+	xnop(&x, 0);
+	memcpy(&t, vi + XEN_VCPU_INFO_TIME, sizeof(t));
+	check_pvclock(_metadata, &t, "vcpu_info.time by HVA");
+
+	ASSERT_EQ(0, xen_vcpu_set_gpa(x.vcpu[0], XEN_VCPU_ATTR_VCPU_INFO_HVA, 0));
+	ASSERT_EQ(0, get_vcpu_info_hva(_metadata, x.vcpu[0]));
+	ASSERT_EQ(0, xen_vcpu_get_gpa(x.vcpu[0], KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO,
+				      &gpa));
+	ASSERT_EQ(XEN_INVALID_GPA, gpa);
+	kvm_vm_free(x.vm);
+}
+
+/*
+ * The runstate area wherever the guest puts it, across a page boundary at
+ * every split of either layout: written when the address is set, equal
+ * to RUNSTATE_DATA, nothing past it touched; a compat area that a switch
+ * to 64-bit makes longer reaches into the next page.
+ */
+static void check_runstate_image(struct __test_metadata *_metadata,
+				 const u8 *area, bool lm,
+				 const struct kvm_xen_vcpu_attr *d)
+{
+	u32 size = lm ? XEN_RUNSTATE_SIZE : XEN_RUNSTATE32_SIZE;
+	u32 toff = lm ? 8 : 4, i;
+	u64 v[5];
+	u32 state;
+
+	memcpy(&state, area, sizeof(state));
+	memcpy(v, area + toff, sizeof(v));
+	ASSERT_EQ(d->u.runstate.state, state);
+	ASSERT_EQ(d->u.runstate.state_entry_time, v[0]);
+	ASSERT_EQ(d->u.runstate.time_running, v[1]);
+	ASSERT_EQ(d->u.runstate.time_runnable, v[2]);
+	ASSERT_EQ(d->u.runstate.time_blocked, v[3]);
+	ASSERT_EQ(d->u.runstate.time_offline, v[4]);
+	for (i = size; i < size + 8; i++)
+		ASSERT_EQ(0xa5, area[i]) TH_LOG("byte %u past the area", i);
+}
+
+TEST(runstate_area_across_pages)
+{
+	struct kvm_xen_vcpu_attr d;
+	u64 gpa, end = SHINFO2_GPA;
+	struct bvm b;
+	u8 *area;
+
+	if (xen_missing(CAPS_SHINFO | CAP_RUNSTATE))
+		return;
+	if (!xen_after_6_1())
+		SKIP(return, "6.1 refuses a runstate area across a page");
+	bvm_create(&b, 1);
+	ASSERT_EQ(0, set_runstate(b.vcpu[0],
+				  KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_DATA,
+				  RUNSTATE_blocked, 0x1111 + 0x2222 + 0x3333 + 0x4444,
+				  0x1111, 0x2222, 0x3333, 0x4444));
+	get_runstate(_metadata, b.vcpu[0], &d);
+
+	for (gpa = end - XEN_RUNSTATE_SIZE - 4; gpa < end + 4; gpa++) {
+		area = bvm_page(&b, gpa);
+		memset(area, 0xa5, XEN_RUNSTATE_SIZE + 8);
+		ASSERT_EQ(0, xen_set_long_mode(b.vm, 0));
+		ASSERT_EQ(0, xen_vcpu_set_gpa(b.vcpu[0],
+					      KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
+					      gpa)) TH_LOG("gpa %#llx", (unsigned long long)gpa);
+		check_runstate_image(_metadata, area, false, &d);
+
+		/* 64-bit now: longer, perhaps into the next page. */
+		ASSERT_EQ(0, xen_set_long_mode(b.vm, 1));
+		memset(area, 0xa5, XEN_RUNSTATE_SIZE + 8);
+		ASSERT_EQ(0, set_runstate(b.vcpu[0],
+					  KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADJUST,
+					  -1ull, 0, 0, 0, 0, 0));
+		check_runstate_image(_metadata, area, true, &d);
+	}
+	kvm_vm_free(b.vm);
+}
+
+/*
+ * With RUNSTATE_UPDATE_FLAG the guest's state_entry_time is whole after
+ * every write: XEN_RUNSTATE_UPDATE is only there while one is in
+ * progress, in whichever page holds its byte.
+ */
+TEST(runstate_update_flag_clears)
+{
+	struct kvm_xen_hvm_attr f = { .type = XEN_ATTR_RUNSTATE_UPDATE_FLAG };
+	struct kvm_xen_vcpu_attr d;
+	u64 entry;
+	struct bvm b;
+	u8 *area;
+
+	if (xen_missing(CAPS_SHINFO | CAP_RUNSTATE | CAP_RUNSTATE_FLAG))
+		return;
+	bvm_create(&b, 1);
+	ASSERT_EQ(0, xen_set_long_mode(b.vm, 1));
+	f.u.long_mode = 1;
+	ASSERT_EQ(0, xen_set_attr(b.vm, &f));
+	/* The flag's byte is the last of state_entry_time: next page. */
+	area = bvm_page(&b, SHINFO2_GPA - 15);
+	memset(area, 0xa5, XEN_RUNSTATE_SIZE + 8);
+	ASSERT_EQ(0, xen_vcpu_set_gpa(b.vcpu[0],
+				      KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
+				      SHINFO2_GPA - 15));
+	ASSERT_EQ(0, set_current(b.vcpu[0], RUNSTATE_runnable));
+	get_runstate(_metadata, b.vcpu[0], &d);
+	memcpy(&entry, area + 8, sizeof(entry));
+	ASSERT_EQ(0, entry & XEN_RUNSTATE_UPDATE);
+	ASSERT_EQ(d.u.runstate.state_entry_time, entry);
+	check_runstate_image(_metadata, area, true, &d);
+	kvm_vm_free(b.vm);
+}
+
+/*
+ * PVCLOCK_TSC_UNSTABLE keeps PVCLOCK_TSC_STABLE_BIT out of Xen's pvclocks
+ * (vcpu_info.time, VCPU_TIME_INFO) from the next entry; clearing it again
+ * brings back whatever kvm.ko computed.
+ */
+#define PVCLOCK_TSC_STABLE_BIT	1
+
+TEST(pvclock_tsc_unstable)
+{
+	u32 base = KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL;
+	struct xen_pvclock *ti;
+	u8 stable;
+	struct xvm x;
+
+	if (xen_missing(CAPS_SHINFO | CAP_TSC_UNSTABLE))
+		return;
+	xvm_create(&x, 1, 0);
+	if (xen_caps() & CAP_SEND)
+		base |= KVM_XEN_HVM_CONFIG_EVTCHN_SEND;
+	ASSERT_EQ(0, xen_vcpu_set_gpa(x.vcpu[0],
+				      KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO,
+				      AREA_GPA + 0x100));
+	ti = xr(&x, AREA_GPA + 0x100);
+	xnop(&x, 0);
+	stable = ti->flags & PVCLOCK_TSC_STABLE_BIT;
+	if (!stable)
+		TH_LOG("kvm.ko's clock is not TSC-stable here: %s",
+		       "below, the bit can only be seen to stay clear");
+
+	ASSERT_EQ(0, xen_config_simple(x.vm, base | CAP_TSC_UNSTABLE,
+				       XEN_HCALL_MSR));
+	xnop(&x, 0);
+	ASSERT_EQ(0, ti->flags & PVCLOCK_TSC_STABLE_BIT);
+	ASSERT_EQ(0, xvi(&x, 0)->time.flags & PVCLOCK_TSC_STABLE_BIT);
+	ASSERT_EQ(0, ti->version & 1);
+
+	ASSERT_EQ(0, xen_config_simple(x.vm, base, XEN_HCALL_MSR));
+	xnop(&x, 0);
+	ASSERT_EQ(stable, ti->flags & PVCLOCK_TSC_STABLE_BIT);
+	kvm_vm_free(x.vm);
+}
+
+/*
+ * Xen's CPUID time leaf (base + 3), where the VMM put one: subleaf 1
+ * gets the pvclock's scaling, subleaf 2 the guest TSC's kHz, subleaf 0
+ * is left alone.  Here the Xen leaves sit at 0x40000100, behind KVM's.
+ */
+#define XEN_LEAF	0x40000100u
+
+static struct kvm_cpuid_entry2 *find_leaf(struct kvm_cpuid2 *c, u32 fn, u32 idx)
+{
+	u32 i;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == idx)
+			return &c->entries[i];
+	return NULL;
+}
+
+TEST(cpuid_xen_time_leaf)
+{
+	struct kvm_cpuid_entry2 *e;
+	struct kvm_cpuid2 *c;
+	struct xen_pvclock t;
+	u32 n, i, khz;
+	struct xvm x;
+
+	if (xen_missing(CAPS_SHINFO))
+		return;
+	xvm_create(&x, 1, 0);
+	n = x.vcpu[0]->cpuid->nent;
+	c = allocate_kvm_cpuid2(n + 4);
+	memcpy(c->entries, x.vcpu[0]->cpuid->entries, n * sizeof(*e));
+	e = &c->entries[n];
+	memset(e, 0, 4 * sizeof(*e));
+	e[0].function = XEN_LEAF;
+	e[0].eax = XEN_LEAF + 3;
+	e[0].ebx = 0x566e6558;	/* "XenVMMXenVMM" */
+	e[0].ecx = 0x65584d4d;
+	e[0].edx = 0x4d4d566e;
+	for (i = 1; i < 4; i++) {
+		e[i].function = XEN_LEAF + 3;
+		e[i].index = i - 1;
+		e[i].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+		e[i].ebx = 0x5a5a;
+	}
+	c->nent = n + 4;
+	ASSERT_EQ(0, ioctl_err(x.vcpu[0]->fd, KVM_SET_CPUID2, c));
+
+	xnop(&x, 0);
+	memcpy(&t, &xvi(&x, 0)->time, sizeof(t));
+	check_pvclock(_metadata, &t, "vcpu_info.time");
+	khz = ioctl(x.vcpu[0]->fd, KVM_GET_TSC_KHZ);
+	ASSERT_LT(0, (int)khz);
+
+	c->nent = n + 4;
+	ASSERT_EQ(0, ioctl_err(x.vcpu[0]->fd, KVM_GET_CPUID2, c));
+	e = find_leaf(c, XEN_LEAF + 3, 1);
+	ASSERT_NE(NULL, e);
+	ASSERT_EQ(t.tsc_to_system_mul, e->ecx);
+	ASSERT_EQ((u32)(s32)t.tsc_shift, e->edx);
+	ASSERT_EQ(0x5a5a, e->ebx);
+	e = find_leaf(c, XEN_LEAF + 3, 2);
+	ASSERT_NE(NULL, e);
+	/* kvm.ko's rate for this CPU, the VM's rate to within 0.1%. */
+	ASSERT_LE(khz - khz / 1000, e->eax);
+	ASSERT_GE(khz + khz / 1000, e->eax);
+	e = find_leaf(c, XEN_LEAF + 3, 0);
+	ASSERT_NE(NULL, e);
+	ASSERT_EQ(0, e->eax);
+	ASSERT_EQ(0, e->ecx);
+	ASSERT_EQ(0, e->edx);
+	free(c);
+	kvm_vm_free(x.vm);
 }
 
 /* ---- Save and restore --------------------------------------------------- */

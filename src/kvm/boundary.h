@@ -77,6 +77,10 @@ u64 persona_kvm_hv_hypercall_msr(struct kvm_vcpu *vcpu);
 /* The vCPU whose pvclock kvm.ko passes to kvm_hv_setup_tsc_page(). */
 struct kvm_vcpu *persona_kvm_vcpu_of_clock(struct pvclock_vcpu_time_info *c);
 bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu);
+/* The vCPU's CPUID table as KVM_SET_CPUID2 set it: entry @i, NULL past it. */
+struct kvm_cpuid_entry2 *persona_kvm_cpuid_entry(struct kvm_vcpu *vcpu, int i);
+/* The guest TSC's frequency kvm.ko last computed the pvclock for. */
+u32 persona_kvm_tsc_khz(struct kvm_vcpu *vcpu);
 u64 persona_kvm_clock_ns(struct kvm *kvm);
 u64 persona_kvm_wall_clock_epoch(struct kvm *kvm);
 int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq);
@@ -87,44 +91,72 @@ void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
 
 /*
  * Guest-memory caches: kvm.ko's struct gfn_to_pfn_cache, whose API changes
- * between series.  To use a mapped guest page: persona_gpc_lock(); while
+ * between series, and the VMM address the cache was named by when
+ * userspace gave one (KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA and
+ * KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA), 0 when it gave a guest physical
+ * address.  To use a mapped guest page: persona_gpc_lock(); while
  * !persona_gpc_check(), unlock, persona_gpc_refresh() (which sleeps) and
  * lock again; the page at persona_gpc_khva() is then valid until
  * persona_gpc_unlock().  The lock is irq-safe (Documentation/locking.rst).
  */
 #define PERSONA_GPA_INVALID	(~(gpa_t)0)
 
+struct persona_gpc {
+	struct gfn_to_pfn_cache kc;
+	unsigned long hva;
+};
+
 /* Find the API where kvm.ko does not export it (persona_kvm_init()). */
 int persona_gpc_resolve(void);
-void persona_gpc_init(struct kvm *kvm, struct gfn_to_pfn_cache *gpc);
-int persona_gpc_activate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+void persona_gpc_init(struct kvm *kvm, struct persona_gpc *gpc);
+int persona_gpc_activate(struct kvm *kvm, struct persona_gpc *gpc,
 			 gpa_t gpa, unsigned long len);
-void persona_gpc_deactivate(struct kvm *kvm, struct gfn_to_pfn_cache *gpc);
-bool persona_gpc_check(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+int persona_gpc_activate_hva(struct kvm *kvm, struct persona_gpc *gpc,
+			     unsigned long hva, unsigned long len);
+void persona_gpc_deactivate(struct kvm *kvm, struct persona_gpc *gpc);
+bool persona_gpc_check(struct kvm *kvm, struct persona_gpc *gpc,
 		       unsigned long len);
-int persona_gpc_refresh(struct kvm *kvm, struct gfn_to_pfn_cache *gpc,
+int persona_gpc_refresh(struct kvm *kvm, struct persona_gpc *gpc,
 			unsigned long len);
-void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc);
-void persona_gpc_mark_dirty(struct kvm_vcpu *vcpu,
-			    struct gfn_to_pfn_cache *gpc);
+void persona_gpc_invalidate(struct persona_gpc *gpc);
+void persona_gpc_mark_dirty(struct kvm_vcpu *vcpu, struct persona_gpc *gpc);
 
-#define persona_gpc_lock(gpc, flags)	read_lock_irqsave(&(gpc)->lock, flags)
-#define persona_gpc_unlock(gpc, flags)	read_unlock_irqrestore(&(gpc)->lock, flags)
-#define persona_gpc_trylock(gpc)	read_trylock(&(gpc)->lock)
+#define persona_gpc_lock(gpc, flags)	read_lock_irqsave(&(gpc)->kc.lock, flags)
+#define persona_gpc_unlock(gpc, flags)	read_unlock_irqrestore(&(gpc)->kc.lock, flags)
+#define persona_gpc_trylock(gpc)	read_trylock(&(gpc)->kc.lock)
+/* The second page of an area that crosses one, under the first's lock. */
+#define persona_gpc_lock_second(gpc)	read_lock(&(gpc)->kc.lock)
+#define persona_gpc_trylock_second(gpc)	read_trylock(&(gpc)->kc.lock)
+#define persona_gpc_unlock_second(gpc)	read_unlock(&(gpc)->kc.lock)
+/*
+ * All caches' locks are of one lockdep class; the first of two held at
+ * once is marked as the outer one.  No path takes them the other way.
+ */
+#define persona_gpc_nest_first(gpc)	\
+	lock_set_subclass(&(gpc)->kc.lock.dep_map, 1, _THIS_IP_)
 
-static inline void *persona_gpc_khva(struct gfn_to_pfn_cache *gpc)
+static inline void *persona_gpc_khva(struct persona_gpc *gpc)
 {
-	return gpc->khva;
+	return gpc->kc.khva;
 }
 
-static inline bool persona_gpc_active(struct gfn_to_pfn_cache *gpc)
+static inline bool persona_gpc_active(struct persona_gpc *gpc)
 {
-	return gpc->active;
+	return gpc->kc.active;
 }
 
-static inline gpa_t persona_gpc_gpa(struct gfn_to_pfn_cache *gpc)
+/* The guest physical address; PERSONA_GPA_INVALID if not named by one. */
+static inline gpa_t persona_gpc_gpa(struct persona_gpc *gpc)
 {
-	return gpc->gpa;
+	if (!gpc->kc.active || READ_ONCE(gpc->hva))
+		return PERSONA_GPA_INVALID;
+	return gpc->kc.gpa;
+}
+
+/* The VMM address; 0 if the cache was not named by one. */
+static inline unsigned long persona_gpc_hva(struct persona_gpc *gpc)
+{
+	return gpc->kc.active ? READ_ONCE(gpc->hva) : 0;
 }
 
 #endif /* _PERSONA_KVM_BOUNDARY_H */

@@ -114,6 +114,16 @@ struct kvm_vcpu *persona_kvm_vcpu_of_clock(struct pvclock_vcpu_time_info *c)
 	return container_of(c, struct kvm_vcpu, arch.hv_clock);
 }
 
+struct kvm_cpuid_entry2 *persona_kvm_cpuid_entry(struct kvm_vcpu *vcpu, int i)
+{
+	return i < vcpu->arch.cpuid_nent ? &vcpu->arch.cpuid_entries[i] : NULL;
+}
+
+u32 persona_kvm_tsc_khz(struct kvm_vcpu *vcpu)
+{
+	return vcpu->arch.hw_tsc_khz;
+}
+
 bool persona_kvm_lapic_in_kernel(struct kvm_vcpu *vcpu)
 {
 	return !!vcpu->arch.apic;
@@ -187,11 +197,11 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 }
 
 /* Make every user of @gpc see it unmapped until it is refreshed. */
-void persona_gpc_invalidate(struct gfn_to_pfn_cache *gpc)
+void persona_gpc_invalidate(struct persona_gpc *gpc)
 {
 	unsigned long flags;
 
-	write_lock_irqsave(&gpc->lock, flags);
-	gpc->valid = false;
-	write_unlock_irqrestore(&gpc->lock, flags);
+	write_lock_irqsave(&gpc->kc.lock, flags);
+	gpc->kc.valid = false;
+	write_unlock_irqrestore(&gpc->kc.lock, flags);
 }

@@ -168,7 +168,7 @@ static bool persona_evtchn_set_sel(void *vcpu_info, bool lm,
  */
 int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 {
-	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	struct persona_gpc *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	unsigned long *pending, *mask;
 	struct persona_xen_vcpu *vx;
@@ -186,9 +186,7 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	vcpu = persona_evtchn_vcpu(kvm, xe);
 	if (!vcpu || !persona_vcpu_xen_ready(pvm, vcpu))
 		return -EINVAL;
-	vx = persona_xen_vcpu_of(vcpu);
-	if (!vx->vcpu_info_cache.active)
-		return -EINVAL;
+	vx = persona_xen_vcpu(pvm, vcpu);
 	if (xe->port >= persona_evtchn_nr_ports(lm))
 		return -EINVAL;
 
@@ -231,7 +229,11 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	if (persona_gpc_check(kvm, gpc, sizeof(struct vcpu_info))) {
 		notify = persona_evtchn_set_sel(persona_gpc_khva(gpc), lm, word);
 	} else if (!test_and_set_bit(word, &vx->evtchn_pending_sel)) {
-		/* vcpu_info unmapped: the vCPU sets the selector itself. */
+		/*
+		 * vcpu_info unmapped, or not set up yet (upstream took the
+		 * event this way from 6.7; 6.1 refused it): the vCPU sets
+		 * the selector itself once it has a vcpu_info.
+		 */
 		kick = true;
 	}
 	wake = true;
@@ -261,7 +263,7 @@ out:
  */
 int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 {
-	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	struct persona_gpc *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	bool borrowed = false;
 	int idx, rc;
@@ -302,10 +304,17 @@ int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe)
 	return rc;
 }
 
+/*
+ * Selector bits wait for the vCPU's run loop; without a vcpu_info they
+ * wait for one, and must not keep the vCPU from blocking meanwhile.
+ */
 bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu)
 {
-	return READ_ONCE(persona_xen_vcpu_of(vcpu)->evtchn_pending_sel);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
+
+	return READ_ONCE(vx->evtchn_pending_sel) &&
+	       persona_gpc_active(&vx->vcpu_info_cache);
 }
 
 /*
@@ -316,7 +325,7 @@ void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 				    struct kvm_vcpu *vcpu)
 {
 	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
-	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
+	struct persona_gpc *gpc = &vx->vcpu_info_cache;
 	struct kvm *kvm = vcpu->kvm;
 	unsigned long sel, flags;
 	bool lm;
@@ -633,7 +642,7 @@ static bool persona_evtchn_any_pending(struct persona_xen_vm *pvm, bool lm,
 				       const evtchn_port_t *ports,
 				       unsigned int nr)
 {
-	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	struct persona_gpc *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	unsigned long *pending;
 	unsigned long flags;

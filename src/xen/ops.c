@@ -179,7 +179,7 @@ static void xen_clock_update(struct persona_vm *vm, struct kvm_vcpu *vcpu,
 	struct persona_xen_vm *pvm = to_xen(vm);
 
 	if (persona_vcpu_xen_ready(pvm, vcpu))
-		persona_pvclock_update(persona_xen_vcpu(pvm, vcpu), clock);
+		persona_pvclock_update(pvm, persona_xen_vcpu(pvm, vcpu), clock);
 }
 
 /* The Xen timer, and events that could not be delivered in atomic context. */

@@ -24,7 +24,7 @@
  */
 static int persona_shinfo_write_wallclock(struct persona_xen_vm *pvm)
 {
-	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	struct persona_gpc *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	struct pvclock_wall_clock *wc;
 	unsigned long flags;
@@ -74,32 +74,44 @@ static int persona_shinfo_write_wallclock(struct persona_xen_vm *pvm)
 	return 0;
 }
 
-/* KVM_XEN_ATTR_TYPE_SHARED_INFO; caller holds pvm->lock. */
-int persona_shinfo_set(struct persona_xen_vm *pvm, u64 gfn)
+/*
+ * KVM_XEN_ATTR_TYPE_SHARED_INFO (@addr a frame number) and _HVA (@addr the
+ * VMM's address of the page); caller holds pvm->lock.
+ */
+int persona_shinfo_set(struct persona_xen_vm *pvm, u64 addr, bool by_hva)
 {
+	struct persona_gpc *gpc = &pvm->shinfo_cache;
 	struct kvm *kvm = pvm->kvm;
 	int idx, r = 0;
 
 	lockdep_assert_held(&pvm->lock);
 	idx = srcu_read_lock(&kvm->srcu);
-	if (gfn == PERSONA_XEN_INVALID_GFN) {
-		persona_gpc_deactivate(kvm, &pvm->shinfo_cache);
-	} else if (gfn >= (1ULL << (52 - PAGE_SHIFT))) {
+	if (by_hva ? !addr : addr == PERSONA_XEN_INVALID_GFN)
+		persona_gpc_deactivate(kvm, gpc);
+	else if (by_hva)
+		r = persona_gpc_activate_hva(kvm, gpc, addr, PAGE_SIZE);
+	else if (addr >= (1ULL << (52 - PAGE_SHIFT)))
 		r = -EINVAL;
-	} else {
-		r = persona_gpc_activate(kvm, &pvm->shinfo_cache, gfn_to_gpa(gfn), PAGE_SIZE);
-		if (!r)
-			r = persona_shinfo_write_wallclock(pvm);
-	}
+	else
+		r = persona_gpc_activate(kvm, gpc, gfn_to_gpa(addr), PAGE_SIZE);
+	if (!r && persona_gpc_active(gpc))
+		r = persona_shinfo_write_wallclock(pvm);
 	srcu_read_unlock(&kvm->srcu, idx);
 	return r;
 }
 
+/* Where shared_info is, by frame or by VMM address, as it was set. */
 u64 persona_shinfo_gfn(struct persona_xen_vm *pvm)
 {
-	struct gfn_to_pfn_cache *gpc = &pvm->shinfo_cache;
+	gpa_t gpa = persona_gpc_gpa(&pvm->shinfo_cache);
 
-	return persona_gpc_active(gpc) ? gpa_to_gfn(persona_gpc_gpa(gpc)) : PERSONA_XEN_INVALID_GFN;
+	return gpa == PERSONA_GPA_INVALID ? PERSONA_XEN_INVALID_GFN :
+					    gpa_to_gfn(gpa);
+}
+
+unsigned long persona_shinfo_hva(struct persona_xen_vm *pvm)
+{
+	return persona_gpc_hva(&pvm->shinfo_cache);
 }
 
 /*
@@ -113,7 +125,7 @@ int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
 
 	lockdep_assert_held(&pvm->lock);
 	WRITE_ONCE(pvm->long_mode, lm);
-	if (old != lm && pvm->shinfo_cache.active)
+	if (old != lm && persona_gpc_active(&pvm->shinfo_cache))
 		return persona_shinfo_write_wallclock(pvm);
 	return 0;
 }
@@ -128,7 +140,7 @@ int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
 bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
-	struct gfn_to_pfn_cache *gpc = &vx->vcpu_info_cache;
+	struct persona_gpc *gpc = &vx->vcpu_info_cache;
 	const unsigned long len = sizeof(struct vcpu_info);
 	unsigned long flags;
 	u8 pending;
@@ -158,7 +170,7 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
  * guest has not consumed yet is kept.
  */
 static void persona_pvclock_write(struct kvm_vcpu *vcpu,
-				  struct gfn_to_pfn_cache *gpc,
+				  struct persona_gpc *gpc,
 				  unsigned int offset,
 				  const struct pvclock_vcpu_time_info *clock)
 {
@@ -192,18 +204,76 @@ static void persona_pvclock_write(struct kvm_vcpu *vcpu,
 }
 
 /*
+ * Xen's CPUID time leaf (base + 3): subleaf 1 carries the guest TSC's
+ * scaling to system time (ECX mul, EDX shift), subleaf 2 its frequency in
+ * kHz (EAX).  Where userspace put the leaves in the vCPU's CPUID, keep
+ * them in step with the pvclock, as upstream does since 6.3.
+ */
+#define XEN_CPUID_SIG_EBX	0x566e6558	/* "XenV" */
+#define XEN_CPUID_SIG_ECX	0x65584d4d	/* "MMXe" */
+#define XEN_CPUID_SIG_EDX	0x4d4d566e	/* "nVMM" */
+#define XEN_CPUID_FIRST		0x40000000u
+#define XEN_CPUID_LAST		0x4fffff00u
+#define XEN_CPUID_TIME_LEAF	3
+
+static void persona_cpuid_tsc_update(struct kvm_vcpu *vcpu,
+				     const struct pvclock_vcpu_time_info *clock)
+{
+	struct kvm_cpuid_entry2 *e;
+	u32 base = 0, limit = 0, leaf;
+	int i;
+
+	/* One pass finds the Xen signature (the lowest base wins)... */
+	for (i = 0; (e = persona_kvm_cpuid_entry(vcpu, i)); i++) {
+		if (e->function < XEN_CPUID_FIRST || e->function > XEN_CPUID_LAST ||
+		    (e->function & 0xff) || e->ebx != XEN_CPUID_SIG_EBX ||
+		    e->ecx != XEN_CPUID_SIG_ECX || e->edx != XEN_CPUID_SIG_EDX)
+			continue;
+		if (!base || e->function < base) {
+			base = e->function;
+			limit = e->eax;
+		}
+	}
+	leaf = base + XEN_CPUID_TIME_LEAF;
+	if (!base || leaf > limit)
+		return;
+
+	/* ... and one more fills in the time leaf's subleaves. */
+	for (i = 0; (e = persona_kvm_cpuid_entry(vcpu, i)); i++) {
+		if (e->function != leaf)
+			continue;
+		if (e->index == 1) {
+			e->ecx = clock->tsc_to_system_mul;
+			e->edx = clock->tsc_shift;
+		} else if (e->index == 2) {
+			e->eax = persona_kvm_tsc_khz(vcpu);
+		}
+	}
+}
+
+/*
  * kvm.ko has computed the vCPU's pvclock (kvm_guest_time_update()): copy
  * it to the vcpu_info's time field and to the separate vcpu_time_info, as
  * upstream's kvm.ko does itself when built with CONFIG_KVM_XEN.  The
- * field sits at the same offset in both vcpu_info layouts.
+ * field sits at the same offset in both vcpu_info layouts.  A VMM that
+ * cannot promise the guest a stable TSC across migration asks for the
+ * stable bit to be left out of Xen's copies
+ * (KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE); kvmclock keeps it.
  */
-void persona_pvclock_update(struct persona_xen_vcpu *vx,
+void persona_pvclock_update(struct persona_xen_vm *pvm,
+			    struct persona_xen_vcpu *vx,
 			    const struct pvclock_vcpu_time_info *clock)
 {
+	struct pvclock_vcpu_time_info xen_clock = *clock;
+
+	if (READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE)
+		xen_clock.flags &= ~PVCLOCK_TSC_STABLE_BIT;
 	persona_pvclock_write(vx->vcpu, &vx->vcpu_info_cache,
 			      offsetof(struct persona_compat_vcpu_info, time),
-			      clock);
-	persona_pvclock_write(vx->vcpu, &vx->vcpu_time_info_cache, 0, clock);
+			      &xen_clock);
+	persona_pvclock_write(vx->vcpu, &vx->vcpu_time_info_cache, 0,
+			      &xen_clock);
+	persona_cpuid_tsc_update(vx->vcpu, clock);
 }
 
 /*
@@ -247,74 +317,185 @@ static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
 	vx->runstate_entry_time = now;
 }
 
+/* Where the runstate area's parts lie, for the guest's current layout. */
+struct persona_runstate_layout {
+	size_t len, times_off;
+};
+
+static struct persona_runstate_layout
+persona_runstate_layout(struct persona_xen_vm *pvm)
+{
+	struct persona_runstate_layout l;
+
+	if (persona_xen_long_mode(pvm)) {
+		l.len = sizeof(struct vcpu_runstate_info);
+		l.times_off = offsetof(struct vcpu_runstate_info,
+				       state_entry_time);
+	} else {
+		l.len = sizeof(struct persona_compat_runstate_info);
+		l.times_off = offsetof(struct persona_compat_runstate_info,
+				       state_entry_time);
+	}
+	return l;
+}
+
 /*
- * Copy the runstate into the guest's area, with XEN_RUNSTATE_UPDATE set in
- * state_entry_time while the copy is in progress.
+ * The runstate as the guest's layout has it: the state, then
+ * state_entry_time and the four times, packed or after 4 bytes of
+ * padding (zero, as Xen writes it).
+ */
+static void persona_runstate_image(struct persona_xen_vcpu *vx, u8 *img,
+				   size_t times_off, u64 entry_time)
+{
+	int state = vx->current_runstate;
+
+	memset(img, 0, times_off);
+	memcpy(img, &state, sizeof(state));
+	memcpy(img + times_off, &entry_time, sizeof(entry_time));
+	memcpy(img + times_off + sizeof(entry_time), vx->runstate_times,
+	       sizeof(vx->runstate_times));
+}
+
+/*
+ * Lock the runstate area's caches, mapped at @gpa for @len1 bytes in the
+ * first page and @len2 in the second (0: the area fits in one).  Returns
+ * 0 with both locked, -EAGAIN if the caller must map and retry, -EBUSY if
+ * it could not take a lock without sleeping.  The first page's lock is
+ * the outer one of the two (see persona_gpc_nest_first()).
+ */
+static int persona_runstate_lock(struct kvm *kvm, struct persona_gpc *gpc1,
+				 struct persona_gpc *gpc2, gpa_t gpa,
+				 size_t len1, size_t len2, bool may_sleep,
+				 unsigned long *flags)
+{
+	if (may_sleep) {
+		persona_gpc_lock(gpc1, *flags);
+	} else {
+		local_irq_save(*flags);
+		if (!persona_gpc_trylock(gpc1)) {
+			local_irq_restore(*flags);
+			return -EBUSY;
+		}
+	}
+	if (persona_gpc_gpa(gpc1) != gpa ||
+	    !persona_gpc_check(kvm, gpc1, len1)) {
+		persona_gpc_unlock(gpc1, *flags);
+		return -EAGAIN;
+	}
+	if (!len2)
+		return 0;
+
+	persona_gpc_nest_first(gpc1);
+	if (may_sleep) {
+		persona_gpc_lock_second(gpc2);
+	} else if (!persona_gpc_trylock_second(gpc2)) {
+		persona_gpc_unlock(gpc1, *flags);
+		return -EBUSY;
+	}
+	/* Still mapping where an earlier address or layout ended? */
+	if (persona_gpc_gpa(gpc2) != gpa + len1 ||
+	    !persona_gpc_check(kvm, gpc2, len2)) {
+		persona_gpc_unlock_second(gpc2);
+		persona_gpc_unlock(gpc1, *flags);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/*
+ * Map what persona_runstate_lock() found unmapped.  The second page's
+ * cache is (re)activated where the area now ends: the guest may have
+ * switched to the longer 64-bit layout since the address was set.
+ */
+static int persona_runstate_map(struct kvm *kvm, struct persona_gpc *gpc1,
+				struct persona_gpc *gpc2, gpa_t gpa,
+				size_t len1, size_t len2)
+{
+	int idx, r;
+
+	r = persona_gpc_refresh(kvm, gpc1, len1);
+	if (r || !len2)
+		return r;
+	if (persona_gpc_gpa(gpc2) == gpa + len1)
+		return persona_gpc_refresh(kvm, gpc2, len2);
+	idx = srcu_read_lock(&kvm->srcu);
+	r = persona_gpc_activate(kvm, gpc2, gpa + len1, len2);
+	srcu_read_unlock(&kvm->srcu, idx);
+	return r;
+}
+
+/*
+ * Copy the runstate into the guest's area, which Xen lets cross a page.
+ * With the update flag (KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG) the
+ * guest sees XEN_RUNSTATE_UPDATE in state_entry_time while the copy is
+ * in progress; it is set and cleared through the byte that holds it, as
+ * Xen does, since that byte may be in either page.  Without @may_sleep
+ * (scheduled in or out) nothing is mapped or waited for: a miss is caught
+ * up from the next KVM_RUN.
  */
 static void persona_runstate_write(struct persona_xen_vm *pvm,
 				   struct kvm_vcpu *vcpu, bool may_sleep)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
-	struct gfn_to_pfn_cache *gpc = &vx->runstate_cache;
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
+	struct persona_gpc *gpc1 = &vx->runstate_cache;
+	struct persona_gpc *gpc2 = &vx->runstate2_cache;
+	struct persona_runstate_layout l = persona_runstate_layout(pvm);
+	u8 img[sizeof(struct vcpu_runstate_info)];
+	size_t len1, len2, bit_off;
+	u64 entry_time;
+	u8 *bit = NULL;
 	unsigned long flags;
-	size_t len, times_off;
-	u64 *times;
-	int *state;
+	gpa_t gpa;
+	int r;
 
-	if (!persona_gpc_active(gpc))
-		return;
-
-	if (persona_xen_long_mode(pvm)) {
-		len = sizeof(struct vcpu_runstate_info);
-		times_off = offsetof(struct vcpu_runstate_info,
-				     state_entry_time);
-	} else {
-		len = sizeof(struct persona_compat_runstate_info);
-		times_off = offsetof(struct persona_compat_runstate_info,
-				     state_entry_time);
-	}
-
-	if (may_sleep) {
-		persona_gpc_lock(gpc, flags);
-	} else {
-		/*
-		 * Scheduled in or out, perhaps under the runqueue lock,
-		 * while event delivery wakes tasks (taking the runqueue
-		 * lock) under gpc->lock: only try, so gpc->lock never nests
-		 * inside the runqueue lock.
-		 */
-		local_irq_save(flags);
-		if (!persona_gpc_trylock(gpc)) {
-			local_irq_restore(flags);
+	for (;;) {
+		gpa = persona_gpc_gpa(gpc1);
+		if (gpa == PERSONA_GPA_INVALID)
+			return;
+		len1 = min_t(size_t, l.len, PAGE_SIZE - offset_in_page(gpa));
+		len2 = l.len - len1;
+		r = persona_runstate_lock(vcpu->kvm, gpc1, gpc2, gpa, len1,
+					  len2, may_sleep, &flags);
+		if (!r)
+			break;
+		if (r == -EBUSY || !may_sleep ||
+		    persona_runstate_map(vcpu->kvm, gpc1, gpc2, gpa, len1,
+					 len2)) {
 			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 			return;
 		}
-	}
-	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
-		persona_gpc_unlock(gpc, flags);
-		if (!may_sleep || persona_gpc_refresh(vcpu->kvm, gpc, len)) {
-			/* Catch up from the next KVM_RUN. */
-			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
-			return;
-		}
-		persona_gpc_lock(gpc, flags);
 	}
 	clear_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 
-	state = persona_gpc_khva(gpc);
-	times = persona_gpc_khva(gpc) + times_off;
+	entry_time = vx->runstate_entry_time;
+	if (READ_ONCE(pvm->runstate_update_flag)) {
+		/* The top byte of state_entry_time, little-endian. */
+		bit_off = l.times_off + sizeof(u64) - 1;
+		bit = bit_off < len1 ? persona_gpc_khva(gpc1) + bit_off :
+				       persona_gpc_khva(gpc2) + bit_off - len1;
+		entry_time |= XEN_RUNSTATE_UPDATE;
+		WRITE_ONCE(*bit, entry_time >> 56);
+		/* The guest must see the flag before any new field... */
+		smp_wmb();
+	}
 
-	WRITE_ONCE(times[0], vx->runstate_entry_time | XEN_RUNSTATE_UPDATE);
-	/* The guest must see the update flag before any new field. */
-	smp_wmb();
-	WRITE_ONCE(*state, vx->current_runstate);
-	memcpy(times + 1, vx->runstate_times, sizeof(vx->runstate_times));
-	/* ... and every new field before the flag clears. */
-	smp_wmb();
-	WRITE_ONCE(times[0], vx->runstate_entry_time);
+	persona_runstate_image(vx, img, l.times_off, entry_time);
+	memcpy(persona_gpc_khva(gpc1), img, len1);
+	if (len2)
+		memcpy(persona_gpc_khva(gpc2), img + len1, len2);
 
-	persona_gpc_unlock(gpc, flags);
-	persona_gpc_mark_dirty(vcpu, gpc);
+	if (bit) {
+		/* ... and every new field before the flag clears. */
+		smp_wmb();
+		WRITE_ONCE(*bit, vx->runstate_entry_time >> 56);
+	}
+
+	if (len2) {
+		persona_gpc_mark_dirty(vcpu, gpc2);
+		persona_gpc_unlock_second(gpc2);
+	}
+	persona_gpc_mark_dirty(vcpu, gpc1);
+	persona_gpc_unlock(gpc1, flags);
 }
 
 static void persona_runstate_set(struct persona_xen_vm *pvm,
@@ -351,7 +532,7 @@ void persona_runstate_sync(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 }
 
 static int persona_gpc_attr_set(struct kvm_vcpu *vcpu,
-				struct gfn_to_pfn_cache *gpc, u64 gpa,
+				struct persona_gpc *gpc, u64 gpa,
 				unsigned long len)
 {
 	if (gpa == PERSONA_GPA_INVALID) {
@@ -361,9 +542,34 @@ static int persona_gpc_attr_set(struct kvm_vcpu *vcpu,
 	return persona_gpc_activate(vcpu->kvm, gpc, gpa, len);
 }
 
-static u64 persona_gpc_attr_get(struct gfn_to_pfn_cache *gpc)
+/*
+ * KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO (by guest physical address) and
+ * _VCPU_INFO_HVA (by the VMM's; 6.12's u.hva is the word of u.gpa).  As
+ * Xen (for 32-bit guests) and upstream since 6.2: the event selector
+ * must at least be 32-bit aligned.
+ */
+static int persona_vcpu_info_set(struct kvm_vcpu *vcpu, struct persona_gpc *gpc,
+				 const struct kvm_xen_vcpu_attr *data)
 {
-	return persona_gpc_active(gpc) ? persona_gpc_gpa(gpc) : PERSONA_GPA_INVALID;
+	bool by_hva = data->type == KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA;
+	u64 addr = data->u.gpa;
+	int r;
+
+	if (by_hva ? !addr : addr == PERSONA_GPA_INVALID) {
+		persona_gpc_deactivate(vcpu->kvm, gpc);
+		return 0;
+	}
+	if (!IS_ALIGNED(addr, sizeof(u32)))
+		return -ENXIO;
+	if (by_hva)
+		r = persona_gpc_activate_hva(vcpu->kvm, gpc, addr,
+					     sizeof(struct vcpu_info));
+	else
+		r = persona_gpc_activate(vcpu->kvm, gpc, addr,
+					 sizeof(struct vcpu_info));
+	if (!r)
+		kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+	return r;
 }
 
 static bool persona_runstate_valid(u64 state)
@@ -419,25 +625,63 @@ static int persona_runstate_adjust(struct persona_xen_vm *pvm,
 	vx->runstate_times[RUNSTATE_blocked] += data->u.runstate.time_blocked;
 	vx->runstate_times[RUNSTATE_offline] += data->u.runstate.time_offline;
 
+	/* Switch state, or just show the guest the adjusted times. */
 	if (persona_runstate_valid(state))
 		persona_runstate_set(pvm, vcpu, state, true);
+	else
+		persona_runstate_write(pvm, vcpu, true);
 	return 0;
+}
+
+/*
+ * KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR.  Xen puts no alignment on the
+ * area, so it may cross into a second page; map the rest of the first
+ * page (the guest may switch to the longer layout later) and, if the
+ * area does not fit, its tail in the second.  Then write the runstate
+ * there, as VCPUOP_register_runstate_memory_area does in Xen.
+ */
+static int persona_runstate_addr_set(struct persona_xen_vm *pvm,
+				     struct kvm_vcpu *vcpu, gpa_t gpa)
+{
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
+	size_t len = persona_runstate_layout(pvm).len, len1;
+	struct kvm *kvm = vcpu->kvm;
+	int r = 0;
+
+	if (gpa == PERSONA_GPA_INVALID)
+		goto deactivate;
+
+	len1 = PAGE_SIZE - offset_in_page(gpa);
+	r = persona_gpc_activate(kvm, &vx->runstate_cache, gpa, len1);
+	if (r)
+		goto deactivate;
+	if (len1 < len)
+		r = persona_gpc_activate(kvm, &vx->runstate2_cache, gpa + len1,
+					 len - len1);
+	else
+		persona_gpc_deactivate(kvm, &vx->runstate2_cache);
+	if (r)
+		goto deactivate;
+
+	persona_runstate_write(pvm, vcpu, true);
+	return 0;
+
+deactivate:
+	persona_gpc_deactivate(kvm, &vx->runstate_cache);
+	persona_gpc_deactivate(kvm, &vx->runstate2_cache);
+	return r;
 }
 
 static int persona_runstate_attr_set(struct persona_xen_vm *pvm,
 				     struct kvm_vcpu *vcpu,
 				     struct kvm_xen_vcpu_attr *data)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
-
 	if (!sched_info_on())
 		return -EOPNOTSUPP;
 
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
-		return persona_gpc_attr_set(vcpu, &vx->runstate_cache,
-					    data->u.gpa,
-					    sizeof(struct vcpu_runstate_info));
+		return persona_runstate_addr_set(pvm, vcpu, data->u.gpa);
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
 		if (!persona_runstate_valid(data->u.runstate.state))
 			return -EINVAL;
@@ -465,20 +709,8 @@ int persona_vcpu_attr_set(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 	idx = srcu_read_lock(&vcpu->kvm->srcu);
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
-		/*
-		 * As Xen (for 32-bit guests) and upstream since 6.2: the
-		 * selector must at least be 32-bit aligned.
-		 */
-		if (data->u.gpa != PERSONA_GPA_INVALID &&
-		    !IS_ALIGNED(data->u.gpa, sizeof(u32))) {
-			r = -ENXIO;
-			break;
-		}
-		r = persona_gpc_attr_set(vcpu, &vx->vcpu_info_cache,
-					 data->u.gpa,
-					 sizeof(struct vcpu_info));
-		if (!r && data->u.gpa != PERSONA_GPA_INVALID)
-			kvm_make_request(KVM_REQ_CLOCK_UPDATE, vcpu);
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA:
+		r = persona_vcpu_info_set(vcpu, &vx->vcpu_info_cache, data);
 		break;
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
 		r = persona_gpc_attr_set(vcpu, &vx->vcpu_time_info_cache,
@@ -526,17 +758,20 @@ int persona_vcpu_attr_get(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 	lockdep_assert_held(&pvm->lock);
 	switch (data->type) {
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
-		data->u.gpa = persona_gpc_attr_get(&vx->vcpu_info_cache);
+		data->u.gpa = persona_gpc_gpa(&vx->vcpu_info_cache);
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA:
+		data->u.gpa = persona_gpc_hva(&vx->vcpu_info_cache);
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
-		data->u.gpa = persona_gpc_attr_get(&vx->vcpu_time_info_cache);
+		data->u.gpa = persona_gpc_gpa(&vx->vcpu_time_info_cache);
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
 		if (!sched_info_on())
 			return -EOPNOTSUPP;
-		if (!vx->runstate_cache.active)
+		if (!persona_gpc_active(&vx->runstate_cache))
 			return -ENOENT;
-		data->u.gpa = vx->runstate_cache.gpa;
+		data->u.gpa = persona_gpc_gpa(&vx->runstate_cache);
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_CURRENT:
 		if (!sched_info_on())
@@ -580,6 +815,9 @@ int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO:
 	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO:
 		data->u.gpa = PERSONA_GPA_INVALID;
+		return 0;
+	case KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA:
+		data->u.gpa = 0;
 		return 0;
 	case KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR:
 		return sched_info_on() ? -ENOENT : -EOPNOTSUPP;
@@ -628,6 +866,7 @@ void persona_shinfo_mm_release(struct persona_xen_vm *pvm)
 		persona_gpc_invalidate(&vx->vcpu_info_cache);
 		persona_gpc_invalidate(&vx->vcpu_time_info_cache);
 		persona_gpc_invalidate(&vx->runstate_cache);
+		persona_gpc_invalidate(&vx->runstate2_cache);
 	}
 }
 
@@ -640,4 +879,5 @@ void persona_vcpu_xen_teardown(struct kvm_vcpu *vcpu)
 	persona_gpc_deactivate(vcpu->kvm, &vx->vcpu_info_cache);
 	persona_gpc_deactivate(vcpu->kvm, &vx->vcpu_time_info_cache);
 	persona_gpc_deactivate(vcpu->kvm, &vx->runstate_cache);
+	persona_gpc_deactivate(vcpu->kvm, &vx->runstate2_cache);
 }

@@ -178,12 +178,12 @@ static bool persona_vcpuop_set_singleshot(struct kvm_vcpu *vcpu,
 		return true;
 	}
 
+	/*
+	 * VCPU_SSHOTTMR_future is ignored, as upstream KVM ignores it after
+	 * 6.1 (which answered -ETIME): a deadline already past fires at
+	 * once, which is what a guest asking for the flag wants anyway.
+	 */
 	delta = oneshot.timeout_abs_ns - persona_kvm_clock_ns(vcpu->kvm);
-	if ((oneshot.flags & VCPU_SSHOTTMR_future) && delta < 0) {
-		*r = -XEN_ETIME;
-		return true;
-	}
-
 	persona_timer_start(vcpu, oneshot.timeout_abs_ns, delta);
 	*r = 0;
 	return true;

@@ -21,8 +21,39 @@ int persona_xen_caps(void)
 
 	/* Steal time comes from the scheduler's run_delay. */
 	if (sched_info_on())
-		caps |= KVM_XEN_HVM_CONFIG_RUNSTATE;
+		caps |= KVM_XEN_HVM_CONFIG_RUNSTATE |
+			KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG;
 	return caps;
+}
+
+/*
+ * Members 6.12's <linux/kvm.h> added to struct kvm_xen_hvm_attr's union,
+ * reached through the 6.1 member at the same place, so that one source
+ * builds against either tree.
+ */
+static_assert(sizeof_field(struct kvm_xen_hvm_attr, u.shared_info.gfn) ==
+	      sizeof(u64));
+
+static u8 persona_attr_runstate_update_flag(const struct kvm_xen_hvm_attr *data)
+{
+	return data->u.long_mode;
+}
+
+static void persona_attr_set_runstate_update_flag(struct kvm_xen_hvm_attr *data,
+						  u8 flag)
+{
+	data->u.long_mode = flag;
+}
+
+static unsigned long persona_attr_shinfo_hva(const struct kvm_xen_hvm_attr *data)
+{
+	return data->u.shared_info.gfn;
+}
+
+static void persona_attr_set_shinfo_hva(struct kvm_xen_hvm_attr *data,
+					unsigned long hva)
+{
+	data->u.shared_info.gfn = hva;
 }
 
 bool persona_vm_ioctl_claims(unsigned int ioctl)
@@ -76,6 +107,9 @@ static int persona_xen_hvm_config(struct kvm *kvm,
 	}
 
 	mutex_lock(&pvm->lock);
+	/* Every Xen pvclock must be written again with or without the bit. */
+	if ((pvm->flags ^ xhc->flags) & KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE)
+		kvm_make_all_cpus_request(kvm, KVM_REQ_CLOCK_UPDATE);
 	WRITE_ONCE(pvm->blob_addr_32, xhc->blob_addr_32);
 	WRITE_ONCE(pvm->blob_addr_64, xhc->blob_addr_64);
 	WRITE_ONCE(pvm->blob_size_32, xhc->blob_size_32);
@@ -103,6 +137,14 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 		if (data->u.vector && data->u.vector < 0x10)
 			return -EINVAL;
 		break;
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA:
+		if (!PAGE_ALIGNED(persona_attr_shinfo_hva(data)))
+			return -EINVAL;
+		break;
+	case KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		break;
 	default:
 		return -ENOENT;
 	}
@@ -117,7 +159,14 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 		r = persona_shinfo_set_long_mode(pvm, !!data->u.long_mode);
 		break;
 	case KVM_XEN_ATTR_TYPE_SHARED_INFO:
-		r = persona_shinfo_set(pvm, data->u.shared_info.gfn);
+		r = persona_shinfo_set(pvm, data->u.shared_info.gfn, false);
+		break;
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA:
+		r = persona_shinfo_set(pvm, persona_attr_shinfo_hva(data), true);
+		break;
+	case KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG:
+		WRITE_ONCE(pvm->runstate_update_flag,
+			   !!persona_attr_runstate_update_flag(data));
 		break;
 	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
 		WRITE_ONCE(pvm->upcall_vector, data->u.vector);
@@ -153,6 +202,21 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 		mutex_lock(&pvm->lock);
 		data->u.shared_info.gfn = persona_shinfo_gfn(pvm);
 		mutex_unlock(&pvm->lock);
+		return 0;
+	case KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA:
+		if (!pvm) {
+			persona_attr_set_shinfo_hva(data, 0);
+			return 0;
+		}
+		mutex_lock(&pvm->lock);
+		persona_attr_set_shinfo_hva(data, persona_shinfo_hva(pvm));
+		mutex_unlock(&pvm->lock);
+		return 0;
+	case KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG:
+		if (!sched_info_on())
+			return -EOPNOTSUPP;
+		persona_attr_set_runstate_update_flag(data, pvm ?
+			READ_ONCE(pvm->runstate_update_flag) : 0);
 		return 0;
 	case KVM_XEN_ATTR_TYPE_UPCALL_VECTOR:
 		data->u.vector = pvm ? READ_ONCE(pvm->upcall_vector) : 0;

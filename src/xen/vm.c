@@ -143,6 +143,7 @@ static struct persona_xen_vcpu *persona_vcpu_xen_init(struct persona_xen_vm *pvm
 	persona_gpc_init(vcpu->kvm, &vx->vcpu_info_cache);
 	persona_gpc_init(vcpu->kvm, &vx->vcpu_time_info_cache);
 	persona_gpc_init(vcpu->kvm, &vx->runstate_cache);
+	persona_gpc_init(vcpu->kvm, &vx->runstate2_cache);
 
 	spin_lock_irqsave(&pvm->vcpu_init_lock, flags);
 	if (!test_bit(vcpu->vcpu_idx, pvm->vcpu_ready)) {

@@ -16,16 +16,42 @@
 #include "../core/personality.h"
 #include "../kvm/boundary.h"
 
-/* Flags this module implements for KVM_CAP_XEN_HVM, less RUNSTATE. */
+/*
+ * The parts of upstream's KVM Xen ABI that came after 6.1, for kernel
+ * trees whose <linux/kvm.h> predates them.  Upstream's values; the
+ * structures did not change size: 6.12's u.runstate_update_flag is the
+ * byte of u.long_mode, its u.shared_info.hva and the vCPU attribute's
+ * u.hva the word of u.shared_info.gfn and u.gpa (see uapi.c).
+ */
+#ifndef KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG
+#define KVM_XEN_HVM_CONFIG_RUNSTATE_UPDATE_FLAG	BIT(6)
+#define KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG	0x5
+#endif
+#ifndef KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE
+#define KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE	BIT(7)
+#endif
+#ifndef KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA
+#define KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA	BIT(8)
+#define KVM_XEN_ATTR_TYPE_SHARED_INFO_HVA	0x6
+#define KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO_HVA	0x9
+#endif
+
+/*
+ * Flags this module implements for KVM_CAP_XEN_HVM, less those that need
+ * the scheduler's statistics (RUNSTATE, RUNSTATE_UPDATE_FLAG).
+ */
 #define PERSONA_XEN_CAPS	(KVM_XEN_HVM_CONFIG_HYPERCALL_MSR |	\
 				 KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL |	\
 				 KVM_XEN_HVM_CONFIG_SHARED_INFO |	\
 				 KVM_XEN_HVM_CONFIG_EVTCHN_2LEVEL |	\
-				 KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+				 KVM_XEN_HVM_CONFIG_EVTCHN_SEND |	\
+				 KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE | \
+				 KVM_XEN_HVM_CONFIG_SHARED_INFO_HVA)
 
 /* Flags userspace may set in KVM_XEN_HVM_CONFIG. */
 #define PERSONA_XEN_CONFIG_FLAGS	(KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL | \
-					 KVM_XEN_HVM_CONFIG_EVTCHN_SEND)
+					 KVM_XEN_HVM_CONFIG_EVTCHN_SEND |     \
+					 KVM_XEN_HVM_CONFIG_PVCLOCK_TSC_UNSTABLE)
 
 /*
  * The hypercall MSR must sit in the range Intel and AMD leave to
@@ -57,9 +83,11 @@ struct persona_xen_vcpu {
 	/* KVM_XEN_VCPU_ATTR_TYPE_UPCALL_VECTOR, 0 for none. */
 	u8 upcall_vector;
 	/* Guest pages: see shinfo.c. */
-	struct gfn_to_pfn_cache vcpu_info_cache;
-	struct gfn_to_pfn_cache vcpu_time_info_cache;
-	struct gfn_to_pfn_cache runstate_cache;
+	struct persona_gpc vcpu_info_cache;
+	struct persona_gpc vcpu_time_info_cache;
+	/* The runstate area may cross a page: its second page's cache. */
+	struct persona_gpc runstate_cache;
+	struct persona_gpc runstate2_cache;
 	/* Runstate accounting, in ns of guest system time. */
 	u32 current_runstate;
 	u64 last_steal;
@@ -100,10 +128,12 @@ struct persona_xen_vm {
 	u8 blob_size_32, blob_size_64;
 	u32 xen_version;
 	bool long_mode;
+	/* KVM_XEN_ATTR_TYPE_RUNSTATE_UPDATE_FLAG: XEN_RUNSTATE_UPDATE used. */
+	bool runstate_update_flag;
 	u8 upcall_vector;
 
 	/* The shared_info page; see shinfo.c. */
-	struct gfn_to_pfn_cache shinfo_cache;
+	struct persona_gpc shinfo_cache;
 
 	/* Outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN): struct persona_evtchnfd. */
 	struct xarray evtchn_ports;
