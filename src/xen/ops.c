@@ -154,7 +154,7 @@ static u8 xen_extint(struct persona_vm *vm, struct kvm_vcpu *vcpu,
 		return 0;
 	vector = READ_ONCE(pvm->upcall_vector);
 	if (!vector || !persona_vcpu_xen_ready(pvm, vcpu) ||
-	    !persona_upcall_pending(pvm, vcpu))
+	    !persona_upcall_pending(pvm, vcpu, false))
 		return 0;
 	if (promise)
 		WRITE_ONCE(pvm->promised_vector[vcpu->vcpu_idx], vector);
@@ -182,14 +182,18 @@ static void xen_clock_update(struct persona_vm *vm, struct kvm_vcpu *vcpu,
 		persona_pvclock_update(pvm, persona_xen_vcpu(pvm, vcpu), clock);
 }
 
-/* The Xen timer, and events that could not be delivered in atomic context. */
+/*
+ * The Xen timer, events that could not be delivered in atomic context,
+ * and upcalls that could not be looked for there.
+ */
 static bool xen_timer_pending(struct persona_vm *vm, struct kvm_vcpu *vcpu)
 {
 	struct persona_xen_vm *pvm = to_xen(vm);
 
 	return persona_vcpu_xen_ready(pvm, vcpu) &&
 	       (persona_timer_pending(vcpu) ||
-		persona_evtchn_has_deferred(pvm, vcpu));
+		persona_evtchn_has_deferred(pvm, vcpu) ||
+		persona_upcall_stale(pvm, vcpu));
 }
 
 static void xen_timer_inject(struct persona_vm *vm, struct kvm_vcpu *vcpu)
@@ -199,6 +203,7 @@ static void xen_timer_inject(struct persona_vm *vm, struct kvm_vcpu *vcpu)
 	if (persona_vcpu_xen_ready(pvm, vcpu)) {
 		persona_timer_inject(pvm, vcpu);
 		persona_evtchn_inject_deferred(pvm, vcpu);
+		persona_upcall_catch_up(pvm, vcpu);
 	}
 }
 

@@ -131,15 +131,18 @@ int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
 }
 
 /*
- * Is evtchn_upcall_pending set in the vCPU's vcpu_info?  Called where
- * kvm.ko decides whether an interrupt is pending, possibly from atomic
- * context or while the task is about to block: if the page cannot be
- * checked there, say "pending" so that the vCPU comes back and looks
- * again from a context that can map it.
+ * Is evtchn_upcall_pending set in the vCPU's vcpu_info?  Where kvm.ko
+ * decides whether an interrupt is pending (@may_sleep false) the caller
+ * may be atomic, and whether it is cannot be told on every kernel
+ * (preemptible() is always false without CONFIG_PREEMPT_COUNT): if the
+ * page is not mapped there, say "not pending" and have the vCPU's run
+ * loop map it and look again (persona_upcall_catch_up()).  Saying
+ * "pending" instead would inject an upcall the guest did not ask for.
  */
-bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
+bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
+			    bool may_sleep)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 	struct persona_gpc *gpc = &vx->vcpu_info_cache;
 	const unsigned long len = sizeof(struct vcpu_info);
 	unsigned long flags;
@@ -150,8 +153,10 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 	persona_gpc_lock(gpc, flags);
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
 		persona_gpc_unlock(gpc, flags);
-		if (!preemptible() || !task_is_running(current))
-			return true;
+		if (!may_sleep || !task_is_running(current)) {
+			set_bit(vcpu->vcpu_idx, pvm->upcall_stale);
+			return false;
+		}
 		if (persona_gpc_refresh(vcpu->kvm, gpc, len))
 			return false;
 		persona_gpc_lock(gpc, flags);
@@ -285,8 +290,21 @@ void persona_pvclock_update(struct persona_xen_vm *pvm,
  */
 void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	if (READ_ONCE(pvm->upcall_vector) && persona_upcall_pending(pvm, vcpu))
+	if (READ_ONCE(pvm->upcall_vector) &&
+	    persona_upcall_pending(pvm, vcpu, true))
 		kvm_make_request(KVM_REQ_EVENT, vcpu);
+}
+
+/* From the run loop: look again where persona_upcall_pending() could not. */
+bool persona_upcall_stale(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	return test_bit(vcpu->vcpu_idx, pvm->upcall_stale);
+}
+
+void persona_upcall_catch_up(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
+{
+	if (test_and_clear_bit(vcpu->vcpu_idx, pvm->upcall_stale))
+		persona_upcall_recheck(pvm, vcpu);
 }
 
 /* Runstate accounting, in guest (kvmclock) nanoseconds. */

@@ -18,8 +18,11 @@ int persona_vcpu_attr_get_fresh(struct kvm_vcpu *vcpu,
 void persona_runstate_load(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_put(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_runstate_sync(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
-bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
+bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
+			    bool may_sleep);
 void persona_upcall_recheck(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
+bool persona_upcall_stale(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
+void persona_upcall_catch_up(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_pvclock_update(struct persona_xen_vm *pvm,
 			    struct persona_xen_vcpu *vx,
 			    const struct pvclock_vcpu_time_info *clock);

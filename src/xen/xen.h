@@ -146,6 +146,8 @@ struct persona_xen_vm {
 	DECLARE_BITMAP(poll_mask, KVM_MAX_VCPUS);
 	/* vCPUs whose runstate area missed an update (page unmapped). */
 	DECLARE_BITMAP(runstate_stale, KVM_MAX_VCPUS);
+	/* vCPUs whose vcpu_info was unmapped where kvm.ko asked for events. */
+	DECLARE_BITMAP(upcall_stale, KVM_MAX_VCPUS);
 	/* vCPUs inside KVM_RUN: only those run, for runstate purposes. */
 	DECLARE_BITMAP(in_run, KVM_MAX_VCPUS);
 	/* The callback vector last reported injectable, per vCPU. */
