@@ -84,7 +84,7 @@ deps:
 
 # The quick style checks (make check runs them too): checkpatch --strict,
 # the layers and the kvm.ko boundary (scripts/layers.sh).
-STYLE_FILES = $(shell find src kbuild selftests -name '*.[ch]' ! -name '*.mod.c' | LC_ALL=C sort)
+STYLE_FILES = $(shell find src kbuild selftests -path 'selftests/out*' -prune -o -name '*.[ch]' ! -name '*.mod.c' -print | LC_ALL=C sort)
 style:
 	@if [ -z "$(LINUX_SRC)" ]; then \
 		echo "no linux-source tree: run scripts/deps.sh" >&2; \

@@ -30,6 +30,10 @@
 # Environment:
 #   KVM_PERSONA_KO            module (default: src/kvm-persona.ko)
 #   KVM_PERSONA_SELFTESTS_OUT build output (default: selftests/out)
+#   KVM_PERSONA_UPSTREAM      the upstream tests' directory (default:
+#                             $KVM_PERSONA_SELFTESTS_OUT/upstream/x86_64):
+#                             the suites of the series under test, e.g.
+#                             6.12's from selftests/out-612 on a 6.12 host
 #   KVM_PERSONA_TIMEOUT       seconds per test program (default: 900)
 #   KVM_PERSONA_STRESS_ITERS  iterations of the VM teardown stress test
 #                             (default: the test's own, 100)
@@ -47,7 +51,7 @@ OUT=${KVM_PERSONA_SELFTESTS_OUT:-$ROOT/selftests/out}
 KO=${KVM_PERSONA_KO:-$ROOT/src/kvm-persona.ko}
 TIMEOUT=${KVM_PERSONA_TIMEOUT:-900}
 MODNAME=kvm_persona
-UPSTREAM=$OUT/upstream/x86_64
+UPSTREAM=${KVM_PERSONA_UPSTREAM:-$OUT/upstream/x86_64}
 
 # Our kselftest-harness programs.
 OWN_TESTS="xen_caps_test xen_config_test xen_hcall_page_test xen_hcall_test"
@@ -357,6 +361,7 @@ baselines()
 echo "TAP version 13"
 note "kvm-persona selftests on $(uname -r), $(nproc) CPUs," \
      "kvm vendor module: $(grep -oE '^kvm_(amd|intel)' /proc/modules | head -n1)"
+note "module: $KO; upstream suites: $UPSTREAM"
 if [ -w /dev/kmsg ]; then
 	MARK="kvm-persona selftests start $$ $(date +%s)"
 	echo "$MARK" >/dev/kmsg
