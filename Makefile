@@ -16,8 +16,9 @@
 #                        kernel; make module-debug builds the module for it
 #   make kernel-612      the same for Linux 6.12 without CONFIG_KVM_XEN
 #                        (RHEL 10 / SUSE); make module-612
-#   make bench           benchmarks: stock 6.1 + kvm-persona against 6.12's
-#                        in-kernel Xen (Documentation/benchmarks.rst);
+#   make bench           benchmarks: stock 6.1 + kvm-persona, and 6.12
+#                        without CONFIG_KVM_XEN + kvm-persona, against
+#                        6.12's in-kernel Xen (Documentation/benchmarks.rst);
 #                        BENCH_ARGS= passes options to scripts/bench.sh
 
 -include .cache/env.sh
@@ -120,8 +121,10 @@ demo: deps
 # Sub-makes, so that each reads the .cache/env.sh the step before wrote.
 bench: deps
 	scripts/deps.sh --anchor
+	scripts/kernel-build.sh 612
 	$(MAKE) module
 	$(MAKE) module-anchor
+	$(MAKE) module-612
 	$(MAKE) -C selftests
 	scripts/bench.sh $(BENCH_ARGS)
 

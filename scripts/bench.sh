@@ -1,13 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench: the same guest microbenchmarks on two test hosts, one after
-# the other, then one table.
+# make bench: the same guest microbenchmarks on three test hosts, one
+# after the other, then two tables (A against B, C against B).
 #
 #   A  Debian 12's stock 6.1 kernel with kvm-persona
 #   B  the anchor: Debian's 6.12 backports kernel, whose kvm.ko has
 #      upstream's in-kernel Xen; kvm-persona (built for it) must refuse to
 #      load, and B runs without it
+#   C  6.12 of the same version built without CONFIG_KVM_XEN
+#      (scripts/kernel-build.sh 612) with kvm-persona: the pair C/B
+#      differs in who implements Xen (and in the kernel configuration:
+#      C's is the test hosts' minimal one, B's Debian's)
 #
 # Both hosts run selftests/out/persona_bench (one static binary, see its
 # header) and boot the demo guest in QEMU's Xen mode.  Ratios are taken
@@ -21,14 +25,16 @@
 #   --spin            also run the IPI ping-pong with spinning waits
 #   --target-ms MS    time of one repetition (default 300)
 #   --module FILE     the module for host A (default src/kvm-persona.ko)
+#   --hosts "A B C"   the hosts to run (default: all three; C needs
+#                     make kernel-612 and make module-612)
 #   --update-doc      copy the results to Documentation/benchmarks.json
-#   --inner A|B       (internal) the part that runs inside a test host
+#   --inner A|B|C     (internal) the part that runs inside a test host
 #
 # Expects what the top Makefile's "bench" target builds first: the module
 # for both kernels and the selftests.  Results: .cache/bench/results.json
 # (everything), .cache/bench/summary.txt (the table printed at the end),
-# .cache/bench/table.rst; each host's raw output in .cache/bench/A and B.
-# Exit status: 0 when both hosts ran everything (goals may still be
+# .cache/bench/table.rst; each host's raw output in .cache/bench/A, B, C.
+# Exit status: 0 when every host ran everything (goals may still be
 # missed: the table says which), 1 otherwise.
 set -euo pipefail
 
@@ -43,6 +49,7 @@ TARGET_MS=300
 UPDATE_DOC=
 INNER=
 MODULE_A=src/kvm-persona.ko
+HOSTS="A B C"
 
 usage()
 {
@@ -54,10 +61,11 @@ posint() { [[ $2 =~ ^[0-9]+$ ]] || { echo "bench: $1: not a number: $2" >&2; usa
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--reps|--p4-reps|--p5-reps|--target-ms|--module|--inner)
+	--reps|--p4-reps|--p5-reps|--target-ms|--module|--inner|--hosts)
 		[ $# -ge 2 ] || usage
 		case $1 in
 		--module) MODULE_A=$2 ;;
+		--hosts) HOSTS=$2 ;;
 		--reps) posint "$1" "$2"; REPS=$2 ;;
 		--p4-reps) posint "$1" "$2"; P4_REPS=$2 ;;
 		--p5-reps) posint "$1" "$2"; P5_REPS=$2 ;;
@@ -75,6 +83,7 @@ done
 
 BIN=selftests/out/persona_bench
 MODULE_B=.cache/anchor-build/src/kvm-persona.ko
+MODULE_C=.cache/k612-build/src/kvm-persona.ko
 GUEST_IMAGE=.cache/bench/guest
 
 # ================================================================ inside L1
@@ -119,12 +128,14 @@ inner()
 
 	bench info
 
-	if [ "$host" = A ]; then
+	if [ "$host" != B ]; then
+		local module=$MODULE_A
+		[ "$host" = A ] || module=$MODULE_C
 		# P4 loads and unloads the module itself, round after round,
 		# and leaves it unloaded.
-		bench p4 --module "$(abspath "$MODULE_A")" --reps "$P4_REPS"
-		note "insmod $MODULE_A"
-		if ! insmod "$(abspath "$MODULE_A")" 2>>"$log"; then
+		bench p4 --module "$(abspath "$module")" --reps "$P4_REPS"
+		note "insmod $module"
+		if ! insmod "$(abspath "$module")" 2>>"$log"; then
 			note "insmod failed: nothing else can run"
 			emit '"kind":"error","bench":"insmod","status":1'
 			return 1
@@ -246,7 +257,7 @@ median()
 
 if [ -n "$INNER" ]; then
 	case $INNER in
-	A|B) inner "$INNER" ;;
+	A|B|C) inner "$INNER" ;;
 	*) usage ;;
 	esac
 	exit $?
@@ -262,6 +273,15 @@ say() { echo "bench: [$((SECONDS - T0))s] $*" >&2; }
 for f in "$BIN" "$MODULE_A" "$MODULE_B"; do
 	[ -e "$f" ] || { say "error: $f missing (run make bench)"; exit 1; }
 done
+if [[ $HOSTS == *C* ]]; then
+	# shellcheck disable=SC1091
+	. .cache/k612-env.sh 2>/dev/null || true
+	if [ -z "${K612_KERNEL:-}" ] || [ ! -e "$MODULE_C" ]; then
+		say "error: no 6.12 kernel or module for host C (make kernel-612 module-612)"
+		exit 1
+	fi
+	C_KVER=$(sed -n 's/^release=//p' "$K612_KERNEL/info")
+fi
 if [ -z "${ANCHOR_KERNEL:-}" ] || [ ! -e "$ANCHOR_KERNEL/vmlinuz" ]; then
 	say "error: no anchor kernel (scripts/deps.sh --anchor)"
 	exit 1
@@ -269,7 +289,7 @@ fi
 
 RES=.cache/bench
 mkdir -p "$RES"
-rm -rf "$RES/A" "$RES/B"
+rm -rf "$RES/A" "$RES/B" "$RES/C"
 
 # The demo guest for P5, built into a directory of our own so that other
 # users of .cache/guest do not rebuild it under us.
@@ -311,12 +331,18 @@ run_host()
 }
 
 STATUS=0
-run_host A || STATUS=1
-run_host B --kernel-dir "$ANCHOR_KERNEL" || STATUS=1
+for h in $HOSTS; do
+	case $h in
+	A) run_host A || STATUS=1 ;;
+	B) run_host B --kernel-dir "$ANCHOR_KERNEL" || STATUS=1 ;;
+	C) run_host C --kernel-dir "$K612_KERNEL" || STATUS=1 ;;
+	esac
+done
 
 QEMU_VERSION=$(qemu-system-x86_64 --version | head -n1)
 BUILD_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-cat "$RES/A/A.jsonl" "$RES/B/B.jsonl" 2>/dev/null >"$RES/records.jsonl" || true
+cat "$RES/A/A.jsonl" "$RES/B/B.jsonl" "$RES/C/C.jsonl" 2>/dev/null \
+	>"$RES/records.jsonl" || true
 
 # ---------------------------------------------------------------- verdicts
 
@@ -378,56 +404,60 @@ function vge(v, c, goal,    s) {
 	if (c != "" && abs(v - goal) <= c) s = s " (within noise)"
 	return s
 }
-# A <= B for one ratio measured on both hosts.
-function vab(key,    a, bb, c) {
-	if (!have("A", key) || !have("B", key)) return "A<=B not measured"
-	a = ratio["A|" key]; bb = ratio["B|" key]
-	c = sqrt(ci["A|" key] ^ 2 + ci["B|" key] ^ 2)
-	return "A<=B " vle(a - bb, c, 0)
+# X <= B (X: A or C) for one ratio measured on both hosts.
+function vab(X, key,    a, bb, c) {
+	if (!have(X, key) || !have("B", key)) return X "<=B not measured"
+	a = ratio[X "|" key]; bb = ratio["B|" key]
+	c = sqrt(ci[X "|" key] ^ 2 + ci["B|" key] ^ 2)
+	return X "<=B " vle(a - bb, c, 0)
 }
 function row(id, what, a, b, goal, verdict,    line) {
+	id = pfx id
 	line = sprintf("%-4s %-42s %15s %15s  %-14s %s", id, what, a, b, goal, verdict)
 	print line > (res "/summary.txt")
 	nrows++
 	rid[nrows] = id; rwhat[nrows] = what; ra[nrows] = a; rb[nrows] = b
 	rgoal[nrows] = goal; rverdict[nrows] = verdict
-	printf("{\"metric\":\"%s\",\"what\":\"%s\",\"A\":\"%s\",\"B\":\"%s\",\"goal\":\"%s\",\"verdict\":\"%s\"}\n",
-	       id, what, a, b, goal, verdict) > (res "/summary.jsonl")
+	printf("{\"metric\":\"%s\",\"what\":\"%s\",\"%s\":\"%s\",\"B\":\"%s\",\"goal\":\"%s\",\"verdict\":\"%s\"}\n",
+	       id, what, (pfx == "" ? "A" : "C"), a, b, goal, verdict) > (res "/summary.jsonl")
 }
 function rep(c, n,    s) { s = ""; while (n-- > 0) s = s c; return s }
-END {
-	printf("%-4s %-42s %15s %15s  %-14s %s\n", "", "metric (ratios: median +- 95%)", "A", "B", "goal", "verdict") > (res "/summary.txt")
+# One table: host X (A, or C with ids prefixed "C.") against the anchor.
+function table(X, title,    key, a, bb, r, f, n4, lp, lv, i, why, states) {
+	pfx = X == "A" ? "" : X "."
+	print title > (res "/summary.txt")
+	printf("%-4s %-42s %15s %15s  %-14s %s\n", "", "metric (ratios: median +- 95%)", X, "B", "goal", "verdict") > (res "/summary.txt")
 	print rep("-", 112) > (res "/summary.txt")
 
 	# P1
 	key = "p1|xen/native"
-	row("P1", "Xen null hcall / KVM null hcall", rfmt("A", key), rfmt("B", key), "A<=1.05, A<=B",
-	    vle(ratio["A|" key], ci["A|" key], 1.05) "; " vab(key))
+	row("P1", "Xen null hcall / KVM null hcall", rfmt(X, key), rfmt("B", key), X "<=1.05, " X "<=B",
+	    vle(ratio[X "|" key], ci[X "|" key], 1.05) "; " vab(X, key))
 	key = "p1|xen_events/native"
-	row("P1e", "  same, Xen VM with shared_info + vector", rfmt("A", key), rfmt("B", key), "(info)", "")
+	row("P1e", "  same, Xen VM with shared_info + vector", rfmt(X, key), rfmt("B", key), "(info)", "")
 
 	# P2
-	a = med["A|p2|xen_exit|"]; bb = med["B|p2|xen_exit|"]
+	a = med[X "|p2|xen_exit|"]; bb = med["B|p2|xen_exit|"]
 	r = (a != "" && bb != "") ? a / bb : ""
-	row("P2", "KVM_EXIT_XEN round trip, A/B", fmt(r), "", "<=1.0", vle(r, "", 1.0) " (two boots)")
+	row("P2", "KVM_EXIT_XEN round trip, " X "/B", fmt(r), "", "<=1.0", vle(r, "", 1.0) " (two boots)")
 	row("P2a", "  TSC ticks per round trip", (a == "" ? "n/a" : sprintf("%.0f", a)),
 	    (bb == "" ? "n/a" : sprintf("%.0f", bb)), "(info)", "")
 	key = "p2|xen_exit/io_exit"
-	row("P2n", "  / port I/O exit round trip, same boot", rfmt("A", key), rfmt("B", key), "(info)",
-	    (have("A", key) && have("B", key)) ? sprintf("A/B %.3f", ratio["A|" key] / ratio["B|" key]) : "")
+	row("P2n", "  / port I/O exit round trip, same boot", rfmt(X, key), rfmt("B", key), "(info)",
+	    (have(X, key) && have("B", key)) ? sprintf("%s/B %.3f", X, ratio[X "|" key] / ratio["B|" key]) : "")
 
 	# P3
 	key = "p3|xen_vm_vector/lapic:halt"
-	row("P3", "evtchn IPI / x2APIC IPI, VM-wide vector", rfmt("A", key), rfmt("B", key), "A<=1.1, A<=B",
-	    vle(ratio["A|" key], ci["A|" key], 1.1) "; " vab(key))
+	row("P3", "evtchn IPI / x2APIC IPI, VM-wide vector", rfmt(X, key), rfmt("B", key), X "<=1.1, " X "<=B",
+	    vle(ratio[X "|" key], ci[X "|" key], 1.1) "; " vab(X, key))
 	key = "p3|xen_vcpu_vector/lapic:halt"
-	row("P3v", "  same, per-vCPU vector", rfmt("A", key), rfmt("B", key), "A<=1.1, A<=B",
-	    vle(ratio["A|" key], ci["A|" key], 1.1) "; " vab(key))
-	if (have("A", "p3|xen_vm_vector/lapic:spin")) {
+	row("P3v", "  same, per-vCPU vector", rfmt(X, key), rfmt("B", key), X "<=1.1, " X "<=B",
+	    vle(ratio[X "|" key], ci[X "|" key], 1.1) "; " vab(X, key))
+	if (have(X, "p3|xen_vm_vector/lapic:spin")) {
 		key = "p3|xen_vm_vector/lapic:spin"
-		row("P3s", "  VM-wide vector, spinning waits", rfmt("A", key), rfmt("B", key), "(info)", "")
+		row("P3s", "  VM-wide vector, spinning waits", rfmt(X, key), rfmt("B", key), "(info)", "")
 		key = "p3|xen_vcpu_vector/lapic:spin"
-		row("P3t", "  per-vCPU vector, spinning waits", rfmt("A", key), rfmt("B", key), "(info)", "")
+		row("P3t", "  per-vCPU vector, spinning waits", rfmt(X, key), rfmt("B", key), "(info)", "")
 	}
 
 	# P4: throughput with the module / without, paired by round.
@@ -436,42 +466,51 @@ END {
 		lv = lp == 1 ? "mix" : "io"
 		for (i = 1; i <= n4; i++) {
 			key = "p4|" lv ":" states[i]
-			row("P4", sprintf("  %s loop: %s / no module", lv, states[i]), rfmt("A", key), "",
-			    ">=0.99", vge(ratio["A|" key], ci["A|" key], 0.99) \
-			    (have("A", key) ? sprintf("; minima %.3f", rmin["A|" key]) : ""))
+			row("P4", sprintf("  %s loop: %s / no module", lv, states[i]), rfmt(X, key), "",
+			    ">=0.99", vge(ratio[X "|" key], ci[X "|" key], 0.99) \
+			    (have(X, key) ? sprintf("; minima %.3f", rmin[X "|" key]) : ""))
 		}
 	}
 
 	# P5
-	a = med["A|p5|boot_host_s|"]; bb = med["B|p5|boot_host_s|"]
+	a = med[X "|p5|boot_host_s|"]; bb = med["B|p5|boot_host_s|"]
 	if (a != "" && bb != "") {
 		r = a / bb
 		f = ""
-		if (failed["A"] > 0 || failed["B"] > 0)
-			f = sprintf("; boots that did not reach userspace: A %d, B %d", failed["A"], failed["B"])
-		row("P5", "Xen guest boot to userspace, A/B", fmt(r), "", "<=1.0", vle(r, "", 1.0) " (two boots)" f)
+		if (failed[X] > 0 || failed["B"] > 0)
+			f = sprintf("; boots that did not reach userspace: %s %d, B %d", X, failed[X], failed["B"])
+		row("P5", "Xen guest boot to userspace, " X "/B", fmt(r), "", "<=1.0", vle(r, "", 1.0) " (two boots)" f)
 		row("P5a", "  seconds, QEMU start to userspace", sprintf("%.1f", a), sprintf("%.1f", bb), "(info)", "")
-		a = med["A|p5|boot_guest_s|"]; bb = med["B|p5|boot_guest_s|"]
-		row("P5g", "  guest uptime at userspace, A/B", fmt(a / bb), "", "(info)",
+		a = med[X "|p5|boot_guest_s|"]; bb = med["B|p5|boot_guest_s|"]
+		row("P5g", "  guest uptime at userspace, " X "/B", fmt(a / bb), "", "(info)",
 		    sprintf("%.1fs vs %.1fs", a, bb))
 	} else {
-		why = pending["A|p5"] != "" ? pending["A|p5"] : pending["B|p5"]
+		why = pending[X "|p5"] != "" ? pending[X "|p5"] : pending["B|p5"]
 		if (why == "") why = "not run"
-		row("P5", "Xen guest boot to userspace, A/B", "pending", "", "<=1.0", "pending: " why)
+		row("P5", "Xen guest boot to userspace, " X "/B", "pending", "", "<=1.0", "pending: " why)
 	}
 
 	# Memory
-	if (mem_vm["A"] != "") {
-		row("MEM", "kernel memory per Xen VM, bytes", sprintf("%.0f", mem_vm["A"]),
+	if (mem_vm[X] != "") {
+		row("MEM", "kernel memory per Xen VM, bytes", sprintf("%.0f", mem_vm[X]),
 		    (mem_vm["B"] == "" ? "n/a" : sprintf("%.0f", mem_vm["B"])), "<=16384",
-		    vle(mem_vm["A"], "", 16384))
-		row("MEM", "kernel memory per Xen vCPU, bytes", sprintf("%.0f", mem_vcpu["A"]),
+		    vle(mem_vm[X], "", 16384))
+		row("MEM", "kernel memory per Xen vCPU, bytes", sprintf("%.0f", mem_vcpu[X]),
 		    (mem_vcpu["B"] == "" ? "n/a" : sprintf("%.0f", mem_vcpu["B"])), "<=4096",
-		    vle(mem_vcpu["A"], "", 4096))
+		    vle(mem_vcpu[X], "", 4096))
 	} else {
 		row("MEM", "kernel memory per Xen VM / vCPU", "n/a", "", "<=16K+4K/vCPU", "not measured")
 	}
 
+}
+END {
+	if ("A|p1|xen/native" in ratio || !("C|p1|xen/native" in ratio))
+		table("A", "A: stock 6.1 + kvm-persona  against  B: 6.12 with in-kernel Xen")
+	if (("C|p1|xen/native" in ratio) || ("C" in loaded)) {
+		print "" > (res "/summary.txt")
+		table("C", "C: 6.12 without CONFIG_KVM_XEN + kvm-persona  against  B: the same 6.12 with in-kernel Xen")
+	}
+	pfx = ""
 	# The anchor must refuse the module.
 	row("B", "kvm-persona refused on the anchor kernel", "",
 	    (("B" in loaded) ? (loaded["B"] ? "loaded" : "refused") : "n/a"),
@@ -485,7 +524,7 @@ END {
 	sep = ""
 	for (i = 1; i <= 6; i++) sep = sep (i > 1 ? " " : "") rep("=", w[i])
 	print sep > out
-	printf("%-5s %-44s %-15s %-15s %-14s %s\n", "id", "metric", "A", "B", "goal", "verdict") > out
+	printf("%-5s %-44s %-15s %-15s %-14s %s\n", "id", "metric", "A, C", "B", "goal", "verdict") > out
 	print sep > out
 	for (i = 1; i <= nrows; i++) {
 		# No empty cells (an empty first cell continues the row
@@ -512,8 +551,8 @@ DURATION=$((SECONDS - T0))
 	printf '  "reps": %d,\n' "$REPS"
 	printf '  "p4_reps": %d,\n' "$P4_REPS"
 	printf '  "p5_reps": %d,\n' "$P5_REPS"
-	printf '  "hosts": {"A": "%s + kvm-persona", "B": "%s, upstream in-kernel Xen"},\n' \
-		"${KVER:-?}" "${ANCHOR_KVER:-?}"
+	printf '  "hosts": {"A": "%s + kvm-persona", "B": "%s, upstream in-kernel Xen", "C": "%s without CONFIG_KVM_XEN + kvm-persona"},\n' \
+		"${KVER:-?}" "${ANCHOR_KVER:-?}" "${C_KVER:-not run}"
 	printf '  "caveat": "L1 test hosts run under QEMU TCG (-cpu max, emulated AMD SVM with nested paging); the guests run on that nested KVM. Only ratios within one host boot are meaningful; A/B comparisons of absolute figures compare two boots.",\n'
 	printf '  "summary": [\n'
 	sed '$!s/$/,/; s/^/    /' "$RES/summary.jsonl"
@@ -532,6 +571,7 @@ fi
 echo
 echo "kvm-persona benchmarks ($(date -u +%Y-%m-%d), ${REPS} repetitions, medians)"
 echo "  A: ${KVER:-?} + kvm-persona    B: ${ANCHOR_KVER:-?} (in-kernel Xen)"
+echo "  C: ${C_KVER:-not run} without CONFIG_KVM_XEN + kvm-persona"
 echo "  test hosts under TCG: only ratios within one boot mean much"
 echo
 cat "$RES/summary.txt"

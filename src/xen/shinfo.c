@@ -375,53 +375,22 @@ static void persona_runstate_image(struct persona_xen_vcpu *vx, u8 *img,
 }
 
 /*
- * Lock the runstate area's caches, mapped at @gpa for @len1 bytes in the
- * first page and @len2 in the second (0: the area fits in one).  Returns
- * 0 with both locked, -EAGAIN if the caller must map and retry, -EBUSY if
- * it could not take a lock without sleeping.  The first page's lock is
- * the outer one of the two (see persona_gpc_nest_first()).
+ * Under both caches' locks: is the runstate area mapped at @gpa, for @len1
+ * bytes in the first page and @len2 in the second (0: it fits in one)?
  */
-static int persona_runstate_lock(struct kvm *kvm, struct persona_gpc *gpc1,
-				 struct persona_gpc *gpc2, gpa_t gpa,
-				 size_t len1, size_t len2, bool may_sleep,
-				 unsigned long *flags)
+static bool persona_runstate_mapped(struct kvm *kvm, struct persona_gpc *gpc1,
+				    struct persona_gpc *gpc2, gpa_t gpa,
+				    size_t len1, size_t len2)
 {
-	if (may_sleep) {
-		persona_gpc_lock(gpc1, *flags);
-	} else {
-		local_irq_save(*flags);
-		if (!persona_gpc_trylock(gpc1)) {
-			local_irq_restore(*flags);
-			return -EBUSY;
-		}
-	}
-	if (persona_gpc_gpa(gpc1) != gpa ||
-	    !persona_gpc_check(kvm, gpc1, len1)) {
-		persona_gpc_unlock(gpc1, *flags);
-		return -EAGAIN;
-	}
-	if (!len2)
-		return 0;
-
-	persona_gpc_nest_first(gpc1);
-	if (may_sleep) {
-		persona_gpc_lock_second(gpc2);
-	} else if (!persona_gpc_trylock_second(gpc2)) {
-		persona_gpc_unlock(gpc1, *flags);
-		return -EBUSY;
-	}
+	if (persona_gpc_gpa(gpc1) != gpa || !persona_gpc_check(kvm, gpc1, len1))
+		return false;
 	/* Still mapping where an earlier address or layout ended? */
-	if (persona_gpc_gpa(gpc2) != gpa + len1 ||
-	    !persona_gpc_check(kvm, gpc2, len2)) {
-		persona_gpc_unlock_second(gpc2);
-		persona_gpc_unlock(gpc1, *flags);
-		return -EAGAIN;
-	}
-	return 0;
+	return !len2 || (persona_gpc_gpa(gpc2) == gpa + len1 &&
+			 persona_gpc_check(kvm, gpc2, len2));
 }
 
 /*
- * Map what persona_runstate_lock() found unmapped.  The second page's
+ * Map what persona_runstate_mapped() found unmapped.  The second page's
  * cache is (re)activated where the area now ends: the guest may have
  * switched to the longer 64-bit layout since the address was set.
  */
@@ -464,7 +433,6 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 	u8 *bit = NULL;
 	unsigned long flags;
 	gpa_t gpa;
-	int r;
 
 	for (;;) {
 		gpa = persona_gpc_gpa(gpc1);
@@ -472,16 +440,34 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 			return;
 		len1 = min_t(size_t, l.len, PAGE_SIZE - offset_in_page(gpa));
 		len2 = l.len - len1;
-		r = persona_runstate_lock(vcpu->kvm, gpc1, gpc2, gpa, len1,
-					  len2, may_sleep, &flags);
-		if (!r)
-			break;
-		if (r == -EBUSY || !may_sleep ||
-		    persona_runstate_map(vcpu->kvm, gpc1, gpc2, gpa, len1,
-					 len2)) {
-			set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
-			return;
+
+		/*
+		 * Both locks, whether the area needs the second page or not:
+		 * one lock context on every path.  The first is the outer.
+		 */
+		if (may_sleep) {
+			persona_gpc_lock(gpc1, flags);
+		} else {
+			local_irq_save(flags);
+			if (!persona_gpc_trylock(gpc1)) {
+				local_irq_restore(flags);
+				goto stale;
+			}
 		}
+		persona_gpc_nest_first(gpc1);
+		if (may_sleep) {
+			persona_gpc_lock_second(gpc2);
+		} else if (!persona_gpc_trylock_second(gpc2)) {
+			persona_gpc_unlock(gpc1, flags);
+			goto stale;
+		}
+		if (persona_runstate_mapped(vcpu->kvm, gpc1, gpc2, gpa, len1, len2))
+			break;
+		persona_gpc_unlock_second(gpc2);
+		persona_gpc_unlock(gpc1, flags);
+		if (!may_sleep ||
+		    persona_runstate_map(vcpu->kvm, gpc1, gpc2, gpa, len1, len2))
+			goto stale;
 	}
 	clear_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 
@@ -508,12 +494,16 @@ static void persona_runstate_write(struct persona_xen_vm *pvm,
 		WRITE_ONCE(*bit, vx->runstate_entry_time >> 56);
 	}
 
-	if (len2) {
+	if (len2)
 		persona_gpc_mark_dirty(vcpu, gpc2);
-		persona_gpc_unlock_second(gpc2);
-	}
 	persona_gpc_mark_dirty(vcpu, gpc1);
+	persona_gpc_unlock_second(gpc2);
 	persona_gpc_unlock(gpc1, flags);
+	return;
+
+stale:
+	/* Catch up from the next KVM_RUN. */
+	set_bit(vcpu->vcpu_idx, pvm->runstate_stale);
 }
 
 static void persona_runstate_set(struct persona_xen_vm *pvm,
