@@ -304,7 +304,8 @@ struct fz_ctl {
 	u64 vmmcall;		/* the vendor's instruction is VMMCALL */
 	u64 shinfo_gpa;		/* VMM: where shared_info is */
 	u64 canary_sum;
-	u64 pad[12];
+	u64 sshot_future_ignored;	/* the kernel follows 6.12 there */
+	u64 pad[11];
 	struct fz_vstat v[FZ_MAX_VCPUS];
 };
 
@@ -364,6 +365,11 @@ struct fz_gen {
 	u32 nr_vcpus;
 	u32 compat;		/* 32-bit register ABI, no paging */
 	u32 vmmcall;		/* the vendor's instruction is VMMCALL */
+	/*
+	 * VCPU_SSHOTTMR_future is ignored (upstream after 6.1, and a
+	 * kernel that offers its flags); 6.1 answers a past deadline -ETIME.
+	 */
+	u32 sshot_future_ignored;
 	u32 stub_ok;		/* the hypercall page has been written */
 	u32 lo, hi;		/* buffer bytes written by this operation */
 	u64 buf_va;		/* the buffer, as pointers name it */
@@ -804,7 +810,8 @@ static void fz_gen_vcpu_op(struct fz_gen *g, struct fz_rec *r)
 			fz_expect_kernel(r, -XE_EFAULT);
 		else if (k != FZP_VALID)
 			r->expect |= FZX_KERNEL;
-		else if (!(flags & VCPU_SSHOTTMR_future) || when == 2)
+		else if (!(flags & VCPU_SSHOTTMR_future) || when == 2 ||
+			 g->sshot_future_ignored)
 			fz_expect_kernel(r, 0);
 		else if (when == 1)
 			fz_expect_kernel(r, -XE_ETIME);
@@ -1511,6 +1518,7 @@ static void __attribute__((force_align_arg_pointer)) fz_guest_main(u64 i)
 	g.vcpu = i;
 	g.nr_vcpus = READ_ONCE(FZ_CTLP->nr_vcpus);
 	g.vmmcall = READ_ONCE(FZ_CTLP->vmmcall);
+	g.sshot_future_ignored = READ_ONCE(FZ_CTLP->sshot_future_ignored);
 	g.buf_va = FZ_BUFWIN(i);
 	g.buf = (u8 *)FZ_BUF(i);
 	g.own_va = (u64)&fz_guest_main & ~0xfffull;
@@ -1989,12 +1997,14 @@ static bool fz_in_pool(u64 gpa, u64 len)
 
 /*
  * Check what the kernel said to an attribute the VMM set on the guest's
- * behalf: areas within a page work, page-crossing ones are -EINVAL.
+ * behalf: areas within a page work, page-crossing ones are -EINVAL, but
+ * for a runstate area (@may_cross) on a kernel after 6.1.
  */
 static s64 fz_area_result(struct fz_vm *f, struct fz_cpu *c, const char *what,
-			  u64 gpa, u32 len, int r)
+			  u64 gpa, u32 len, bool may_cross, int r)
 {
-	int want = (gpa & 0xfff) + len > 0x1000 ? -EINVAL : 0;
+	int want = (gpa & 0xfff) + len > 0x1000 &&
+		   !(may_cross && xen_after_6_1()) ? -EINVAL : 0;
 
 	/* A vcpu_info not 4-byte aligned: -ENXIO since upstream 6.2. */
 	if (r == -ENXIO && len == 64 && (gpa & 3))
@@ -2029,7 +2039,7 @@ static s64 fz_vmm_vcpu_op(struct fz_vm *f, struct fz_cpu *c, u32 cmd,
 		if (!fz_in_pool(gpa, 64))
 			return -XE_EINVAL;
 		r = fz_vcpu_attr(c->vcpu, KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, gpa);
-		fz_area_result(f, c, "VCPU_INFO", gpa, 64, r);
+		fz_area_result(f, c, "VCPU_INFO", gpa, 64, false, r);
 		if (!r)
 			WRITE_ONCE(vs->vcpu_info, gpa);
 		return r;
@@ -2042,12 +2052,12 @@ static s64 fz_vmm_vcpu_op(struct fz_vm *f, struct fz_cpu *c, u32 cmd,
 			return -XE_EINVAL;
 		r = fz_vcpu_attr(c->vcpu, KVM_XEN_VCPU_ATTR_TYPE_RUNSTATE_ADDR,
 				 gpa);
-		return fz_area_result(f, c, "RUNSTATE_ADDR", gpa, 48, r);
+		return fz_area_result(f, c, "RUNSTATE_ADDR", gpa, 48, true, r);
 	}
 	if (!fz_in_pool(gpa, 32))
 		return -XE_EINVAL;
 	r = fz_vcpu_attr(c->vcpu, KVM_XEN_VCPU_ATTR_TYPE_VCPU_TIME_INFO, gpa);
-	return fz_area_result(f, c, "VCPU_TIME_INFO", gpa, 32, r);
+	return fz_area_result(f, c, "VCPU_TIME_INFO", gpa, 32, false, r);
 }
 
 static s64 fz_vmm_hvm_op(struct fz_vm *f, struct fz_cpu *c, u32 cmd, u64 p)
@@ -2711,6 +2721,7 @@ static void fz_setup_32(struct fz_vm *f, struct fz_cpu *c)
 	c->g.nr_vcpus = f->nr_vcpus;
 	c->g.compat = 1;
 	c->g.vmmcall = f->vmmcall;
+	c->g.sshot_future_ignored = xen_after_6_1();
 	c->g.buf_va = FZ_BUF(FZ_MAX_VCPUS - 1);
 	c->g.buf = c->shadow;
 	c->g.own_va = 0x1000 + 0x1000 * fz_below(&c->g, 0x100);
@@ -2766,6 +2777,7 @@ static void __fz_setup(struct __test_metadata *_metadata, struct fz_vm *f,
 	f->ctl = fz_hva(f, FZ_CTL, 0x1000);
 	f->ctl->nr_vcpus = f->nr_vcpus;
 	f->ctl->vmmcall = f->vmmcall;
+	f->ctl->sshot_future_ignored = xen_after_6_1();
 	f->ctl->shinfo_gpa = FZ_T(0);
 	f->ctl->canary_sum = fz_canary_sum((u64)p);
 

@@ -132,12 +132,15 @@ int persona_shinfo_set_long_mode(struct persona_xen_vm *pvm, bool lm)
 
 /*
  * Is evtchn_upcall_pending set in the vCPU's vcpu_info?  Where kvm.ko
- * decides whether an interrupt is pending (@may_sleep false) the caller
- * may be atomic, and whether it is cannot be told on every kernel
- * (preemptible() is always false without CONFIG_PREEMPT_COUNT): if the
- * page is not mapped there, say "not pending" and have the vCPU's run
- * loop map it and look again (persona_upcall_catch_up()).  Saying
- * "pending" instead would inject an upcall the guest did not ask for.
+ * asks (@may_sleep false) the caller may be atomic, and on a kernel
+ * without CONFIG_PREEMPT_COUNT that cannot be told (preemptible() is
+ * always false there).  If the page is not mapped:
+ *  - a vCPU about to block (not running) is told "pending", as upstream
+ *    does: it wakes and looks again awake, where it may map the page;
+ *  - elsewhere, unless the caller may sleep, "not pending", and the run
+ *    loop maps the page and looks again (persona_upcall_catch_up()).
+ *    Saying "pending" there would inject an upcall the guest did not
+ *    ask for.
  */
 bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    bool may_sleep)
@@ -153,7 +156,10 @@ bool persona_upcall_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 	persona_gpc_lock(gpc, flags);
 	while (!persona_gpc_check(vcpu->kvm, gpc, len)) {
 		persona_gpc_unlock(gpc, flags);
-		if (!may_sleep || !task_is_running(current)) {
+		if (!task_is_running(current))
+			return true;
+		if (!may_sleep &&
+		    !(IS_ENABLED(CONFIG_PREEMPT_COUNT) && preemptible())) {
 			set_bit(vcpu->vcpu_idx, pvm->upcall_stale);
 			return false;
 		}
