@@ -68,7 +68,7 @@ static struct kvm_vcpu *persona_evtchn_vcpu(struct kvm *kvm,
 static void persona_evtchn_wake_poller(struct persona_xen_vm *pvm,
 				       struct kvm_vcpu *vcpu, int port)
 {
-	int poll = READ_ONCE(persona_xen_vcpu_of(vcpu)->poll_evtchn);
+	int poll = READ_ONCE(persona_xen_vcpu(pvm, vcpu)->poll_evtchn);
 
 	if ((poll == port || poll == -1) &&
 	    test_and_clear_bit(vcpu->vcpu_idx, pvm->poll_mask)) {
@@ -93,9 +93,10 @@ static void persona_evtchn_inject_vector(struct kvm_vcpu *vcpu, u8 vector)
 }
 
 /* evtchn_upcall_pending went 0 -> 1: get the guest's attention. */
-static void persona_evtchn_notify(struct kvm_vcpu *vcpu)
+static void persona_evtchn_notify(struct persona_xen_vcpu *vx)
 {
-	u8 vector = READ_ONCE(persona_xen_vcpu_of(vcpu)->upcall_vector);
+	struct kvm_vcpu *vcpu = vx->vcpu;
+	u8 vector = READ_ONCE(vx->upcall_vector);
 
 	if (vector) {
 		persona_evtchn_inject_vector(vcpu, vector);
@@ -251,7 +252,7 @@ out:
 	if (wake)
 		persona_evtchn_wake_poller(pvm, vcpu, xe->port);
 	if (notify)
-		persona_evtchn_notify(vcpu);
+		persona_evtchn_notify(vx);
 	return rc;
 }
 
@@ -324,7 +325,7 @@ bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,
 void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 				    struct kvm_vcpu *vcpu)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 	struct persona_gpc *gpc = &vx->vcpu_info_cache;
 	struct kvm *kvm = vcpu->kvm;
 	unsigned long sel, flags;
@@ -357,7 +358,7 @@ void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
 
-	persona_evtchn_notify(vcpu);
+	persona_evtchn_notify(vx);
 }
 
 /* KVM_XEN_HVM_EVTCHN_SEND. */
@@ -691,7 +692,7 @@ void persona_poll_timer_fn(struct timer_list *t)
 static void persona_poll_block(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			       u64 timeout)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 
 	persona_kvm_set_mp_state(vcpu, KVM_MP_STATE_HALTED);
 	if (timeout)
@@ -716,7 +717,7 @@ static bool persona_schedop_poll(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu, bool longmode,
 				 u64 param, u64 *r)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 	/* One word size for the port check and the bitmap layout. */
 	bool lm = persona_xen_long_mode(pvm);
 	unsigned int max = persona_evtchn_nr_ports(lm);

@@ -191,7 +191,7 @@ static bool xen_timer_pending(struct persona_vm *vm, struct kvm_vcpu *vcpu)
 	struct persona_xen_vm *pvm = to_xen(vm);
 
 	return persona_vcpu_xen_ready(pvm, vcpu) &&
-	       (persona_timer_pending(vcpu) ||
+	       (persona_timer_pending(pvm, vcpu) ||
 		persona_evtchn_has_deferred(pvm, vcpu) ||
 		persona_upcall_stale(pvm, vcpu));
 }

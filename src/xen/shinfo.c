@@ -314,9 +314,10 @@ void persona_upcall_catch_up(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 }
 
 /* Runstate accounting, in guest (kvmclock) nanoseconds. */
-static void persona_runstate_account(struct kvm_vcpu *vcpu, int state)
+static void persona_runstate_account(struct persona_xen_vm *pvm,
+				     struct kvm_vcpu *vcpu, int state)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
 	u64 now = persona_kvm_clock_ns(vcpu->kvm);
 	u64 delta = now - vx->runstate_entry_time;
 	u64 run_delay = current->sched_info.run_delay;
@@ -516,7 +517,7 @@ static void persona_runstate_set(struct persona_xen_vm *pvm,
 				 struct kvm_vcpu *vcpu, int state,
 				 bool may_sleep)
 {
-	persona_runstate_account(vcpu, state);
+	persona_runstate_account(pvm, vcpu, state);
 	persona_runstate_write(pvm, vcpu, may_sleep);
 }
 

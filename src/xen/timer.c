@@ -77,9 +77,9 @@ void persona_timer_init(struct persona_xen_vcpu *vx)
 	atomic_set(&vx->timer_pending, 0);
 }
 
-bool persona_timer_pending(struct kvm_vcpu *vcpu)
+bool persona_timer_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
-	return atomic_read(&persona_xen_vcpu_of(vcpu)->timer_pending) > 0;
+	return atomic_read(&persona_xen_vcpu(pvm, vcpu)->timer_pending) > 0;
 }
 
 /* From the vCPU's run loop, where guest pages may be mapped. */

@@ -15,7 +15,7 @@ bool persona_hcall_vcpu_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   u64 *r);
 bool persona_hcall_set_timer_op(struct persona_xen_vm *pvm,
 				struct kvm_vcpu *vcpu, u64 timeout, u64 *r);
-bool persona_timer_pending(struct kvm_vcpu *vcpu);
+bool persona_timer_pending(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_timer_inject(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu);
 void persona_timer_stop(struct kvm_vcpu *vcpu);
 
