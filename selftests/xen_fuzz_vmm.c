@@ -327,6 +327,7 @@ static struct {
 	unsigned int nr_vcpus;
 	unsigned int nr_threads;
 	unsigned int caps;
+	unsigned int max_vcpus;		/* KVM_CAP_MAX_VCPUS */
 	struct fv_guest *g;		/* the guest's fg */
 	u8 *mem[2];			/* backings of the fuzzed slot */
 	u8 *blob;			/* FV_BLOB_PAGES, then a guard page */
@@ -997,7 +998,8 @@ static void fv_op_vcpu_id(struct fz_rng *r)
 	a.u.vcpu_id = id;
 	pthread_mutex_lock(lk);
 	ret = fv_vcpu_set(j, &a, "vcpu_id");
-	fz_check_eq(ret, id >= 1024 ? -EINVAL : 0, "VCPU_ID %u", id);
+	/* The kernel's KVM_MAX_VCPUS: 1024 on 6.1, a config option on 6.12. */
+	fz_check_eq(ret, id >= fv.max_vcpus ? -EINVAL : 0, "VCPU_ID %u", id);
 	if (!ret) {
 		memset(&a.u, 0x5a, sizeof(a.u));
 		fz_check_eq(fv_vcpu_get(j, &a, "get_vcpu_id"), 0, "GET VCPU_ID");
@@ -1744,6 +1746,7 @@ static void fv_setup(struct __test_metadata *_metadata, struct fz_rng *r)
 	unsigned int i, v;
 
 	fv.caps = xen_caps();
+	fv.max_vcpus = kvm_check_cap(KVM_CAP_MAX_VCPUS);
 	fv.nr_vcpus = fz_env("FUZZ_VCPUS", 2 + fz_below(r, 3));
 	if (fv.nr_vcpus < 1 || fv.nr_vcpus > FV_MAX_VCPUS)
 		fv.nr_vcpus = 2;
