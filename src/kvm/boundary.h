@@ -87,6 +87,8 @@ int persona_kvm_apic_set_irq(struct kvm_vcpu *vcpu, struct kvm_lapic_irq *irq);
 gpa_t persona_kvm_gva_to_gpa(struct kvm_vcpu *vcpu, u64 gva);
 int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 				unsigned int len);
+int persona_kvm_write_guest_virt(struct kvm_vcpu *vcpu, u64 gva,
+				 const void *data, unsigned int len);
 void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
 
 /*

@@ -196,6 +196,29 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 	return 0;
 }
 
+/*
+ * Write @len bytes at guest-virtual @gva, translated as the guest kernel
+ * sees it, page by page.  Returns 0 or -EFAULT.  Used only for a
+ * hypercall's own argument, which the guest just handed us.
+ */
+int persona_kvm_write_guest_virt(struct kvm_vcpu *vcpu, u64 gva,
+				 const void *data, unsigned int len)
+{
+	unsigned int chunk;
+	gpa_t gpa;
+
+	while (len) {
+		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
+		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
+		if (!gpa || kvm_vcpu_write_guest(vcpu, gpa, data, chunk))
+			return -EFAULT;
+		gva += chunk;
+		data += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
 /* Make every user of @gpc see it unmapped until it is refreshed. */
 void persona_gpc_invalidate(struct persona_gpc *gpc)
 {

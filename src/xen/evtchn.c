@@ -605,25 +605,18 @@ void persona_evtchn_ports_free(struct persona_xen_vm *pvm)
 }
 
 /*
- * EVTCHNOP_send.  Ports userspace registered are handled here; any other
- * port is the VMM's (the hypercall exits).
+ * EVTCHNOP_send on @port.  Ports userspace registered are handled here;
+ * any other port is the VMM's (false: the hypercall exits).
  */
-bool persona_hcall_evtchn_send(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
-			       u64 param, u64 *r)
+bool persona_evtchn_send_port(struct persona_xen_vm *pvm, u32 port, u64 *r)
 {
 	struct persona_evtchnfd *fd;
-	struct evtchn_send send;
 	int ret;
-
-	if (persona_kvm_read_guest_virt(vcpu, param, &send, sizeof(send))) {
-		*r = -XEN_EFAULT;
-		return true;
-	}
 
 	/* The entry stays valid while we hold kvm->srcu (vCPU context). */
 	RCU_LOCKDEP_WARN(!srcu_read_lock_held(&pvm->kvm->srcu),
 			 "EVTCHNOP_send outside kvm->srcu");
-	fd = xa_load(&pvm->evtchn_ports, send.port);
+	fd = xa_load(&pvm->evtchn_ports, port);
 	if (!fd)
 		return false;
 

@@ -22,8 +22,7 @@ int persona_evtchn_route_check(const struct kvm_irq_routing_entry *ue);
 int persona_evtchn_setup_route(struct persona_xen_vm *pvm,
 			       struct kvm_kernel_irq_routing_entry *e,
 			       const struct kvm_irq_routing_entry *ue);
-bool persona_hcall_evtchn_send(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
-			       u64 param, u64 *r);
+bool persona_evtchn_send_port(struct persona_xen_vm *pvm, u32 port, u64 *r);
 bool persona_hcall_sched_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    bool longmode, int cmd, u64 param, u64 *r);
 bool persona_evtchn_has_deferred(struct persona_xen_vm *pvm,

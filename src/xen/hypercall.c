@@ -11,11 +11,13 @@
 #include <linux/uaccess.h>
 #include <xen/interface/xen.h>
 #include <xen/interface/event_channel.h>
+#include <xen/interface/sched.h>
 #include <xen/interface/version.h>
 
 #include "../kvm/boundary.h"
 #include "evtchn.h"
 #include "hypercall.h"
+#include "interdomain.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "vm.h"
@@ -117,12 +119,17 @@ static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
  */
 static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 {
-	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
+	struct persona_xen_vm *pvm = persona_xen_vm_of(vcpu->kvm);
+	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
+	bool abandoned = !kvm_is_linear_rip(vcpu, vx->hypercall_rip);
+	u64 result;
 
-	if (!kvm_is_linear_rip(vcpu, vx->hypercall_rip))
+	/* An interdomain call the VMM helped with is finished here. */
+	result = persona_idc_complete(pvm, vcpu, vcpu->run->xen.u.hcall.result,
+				      abandoned);
+	if (abandoned)
 		return 1;
-	return persona_xen_hypercall_set_result(vcpu,
-						vcpu->run->xen.u.hcall.result);
+	return persona_xen_hypercall_set_result(vcpu, result);
 }
 
 static bool persona_xen_hcall_xen_version(struct persona_xen_vm *pvm, u64 cmd,
@@ -205,11 +212,11 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		handled = persona_xen_hcall_xen_version(pvm, params[0], &r);
 		break;
 	case __HYPERVISOR_event_channel_op:
-		if (params[0] == EVTCHNOP_send)
-			handled = persona_hcall_evtchn_send(pvm, vcpu, params[1],
-							    &r);
+		handled = persona_hcall_evtchn_op(pvm, vcpu, params, &r);
 		break;
 	case __HYPERVISOR_sched_op:
+		if (params[0] == SCHEDOP_shutdown)
+			persona_idc_sched_shutdown(pvm, vcpu, params[1]);
 		handled = persona_hcall_sched_op(pvm, vcpu, longmode,
 						 params[0], params[1], &r);
 		break;

@@ -12,6 +12,7 @@
 #include "../kvm/boundary.h"
 #include "evtchn.h"
 #include "hypercall.h"
+#include "interdomain.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "uapi.h"
@@ -55,6 +56,8 @@ static int xen_set_routing_entry(struct kvm *kvm,
 
 static void xen_vm_teardown(struct persona_vm *vm)
 {
+	/* Other domains' links to this one go first. */
+	persona_idc_vm_teardown(to_xen(vm));
 	persona_vm_teardown(to_xen(vm));
 }
 

@@ -7,7 +7,9 @@
 #include <linux/sched/stat.h>
 #include <linux/uaccess.h>
 
+#include "domain.h"
 #include "evtchn.h"
+#include "interdomain.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "uapi.h"
@@ -145,6 +147,11 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 		if (!sched_info_on())
 			return -EOPNOTSUPP;
 		break;
+	case KVM_XEN_ATTR_TYPE_PERSONA_DOMID:
+		pvm = persona_vm_get_or_create(kvm);
+		if (IS_ERR(pvm))
+			return PTR_ERR(pvm);
+		return persona_domain_set_id(pvm, data->u.pad[0]);
 	default:
 		return -ENOENT;
 	}
@@ -181,6 +188,10 @@ static int persona_xen_hvm_set_attr(struct kvm *kvm,
 	mutex_unlock(&pvm->lock);
 	/* Outside pvm->lock: see persona_evtchn_deassign(). */
 	persona_evtchn_free_doomed(pvm, &doomed);
+	/* A VMM's reset of all ports closes the interdomain ones too. */
+	if (!r && data->type == KVM_XEN_ATTR_TYPE_EVTCHN &&
+	    data->u.evtchn.flags == KVM_XEN_EVTCHN_RESET)
+		persona_idc_reset(pvm);
 	return r;
 }
 
@@ -223,6 +234,10 @@ static int persona_xen_hvm_get_attr(struct kvm *kvm,
 		return 0;
 	case KVM_XEN_ATTR_TYPE_XEN_VERSION:
 		data->u.xen_version = pvm ? READ_ONCE(pvm->xen_version) : 0;
+		return 0;
+	case KVM_XEN_ATTR_TYPE_PERSONA_DOMID:
+		/* A VM gets its ID with its Xen state. */
+		data->u.pad[0] = pvm ? persona_domain_id(pvm) : 0;
 		return 0;
 	}
 	return -ENOENT;

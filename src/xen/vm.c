@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 
 #include "../kvm/boundary.h"
+#include "domain.h"
 #include "evtchn.h"
 #include "shinfo.h"
 #include "timer.h"
@@ -44,6 +45,7 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 	spin_lock_init(&pvm->vcpu_init_lock);
 	persona_gpc_init(kvm, &pvm->shinfo_cache);
 	xa_init(&pvm->evtchn_ports);
+	xa_init(&pvm->idc_ports);
 	pvm->mm_notifier.ops = &persona_vm_mm_ops;
 	/* Only the VMM's own ioctls get here: kvm.ko checks current->mm. */
 	if (mmu_notifier_register(&pvm->mm_notifier, kvm->mm)) {
@@ -82,8 +84,8 @@ static void persona_vm_free_rcu(struct rcu_head *head)
  */
 struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm)
 {
+	struct persona_vm *other = NULL;
 	struct persona_xen_vm *pvm;
-	struct persona_vm *other;
 	int r;
 
 	pvm = persona_xen_vm_of(kvm);
@@ -100,24 +102,33 @@ struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm)
 		return ERR_PTR(-ENOMEM);
 	}
 
+	r = persona_domain_register(pvm);
+	if (r)
+		goto fail_domain;
 	r = persona_vm_hooks_get();
-	if (r) {
-		persona_vm_unregister(pvm);
-		persona_vm_free(pvm);
-		module_put(THIS_MODULE);
-		return ERR_PTR(r);
-	}
+	if (r)
+		goto fail_hooks;
 
 	/* Fully initialised before the hooks can see it. */
 	other = persona_kvm_install_vm(kvm, &pvm->vm);
 	if (other) {
 		persona_vm_hooks_put();
-		persona_vm_unregister(pvm);
-		persona_vm_free(pvm);
-		module_put(THIS_MODULE);
-		return IS_ERR(other) ? ERR_CAST(other) : persona_xen_vm_of(kvm);
+		r = 0;
+		goto fail_hooks;
 	}
 	return pvm;
+
+fail_hooks:
+	mutex_lock(&persona_domain_mutex);
+	persona_domain_unregister(pvm);
+	mutex_unlock(&persona_domain_mutex);
+fail_domain:
+	persona_vm_unregister(pvm);
+	persona_vm_free(pvm);
+	module_put(THIS_MODULE);
+	if (r)
+		return ERR_PTR(r);
+	return IS_ERR(other) ? ERR_CAST(other) : persona_xen_vm_of(kvm);
 }
 
 /*

@@ -12,6 +12,8 @@
 #include <linux/timer.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
+#include <xen/interface/xen.h>
+#include <xen/interface/event_channel.h>
 
 #include "../core/personality.h"
 #include "../kvm/boundary.h"
@@ -64,11 +66,34 @@
 /* Xen's public errno.h: guests see Xen's numbering. */
 #define XEN_EPERM		1
 #define XEN_ENOENT		2
+#define XEN_ESRCH		3
 #define XEN_ENOMEM		12
 #define XEN_EFAULT		14
 #define XEN_EINVAL		22
 #define XEN_ENOSYS		38
 #define XEN_ETIME		62
+
+/*
+ * The module's own VM attribute (Documentation/abi.rst): the VM's Xen
+ * domain ID on this host, in u.pad[0].  Far from upstream's numbers.
+ */
+#define KVM_XEN_ATTR_TYPE_PERSONA_DOMID	0x7f00
+
+/*
+ * An event channel operation on another domain that the VMM performs in
+ * disguise, allocating the local port, and the kernel finishes when the
+ * hypercall completes (interdomain.c).  The guest's argument as it was.
+ */
+struct persona_idc_pending {
+	bool active;
+	u32 cmd;
+	u64 gva;
+	union {
+		struct evtchn_alloc_unbound alloc;
+		struct evtchn_bind_interdomain bind;
+		struct evtchn_bind_vcpu bind_vcpu;
+	} arg;
+};
 
 /*
  * Per-vCPU Xen state, the module's own: kvm.ko built without
@@ -105,6 +130,8 @@ struct persona_xen_vcpu {
 	/* SCHEDOP_poll (evtchn.c): the port polled, -1 for several. */
 	int poll_evtchn;
 	struct timer_list poll_timer;
+	/* A forwarded interdomain operation awaiting its completion. */
+	struct persona_idc_pending idc;
 };
 
 /* Per-VM Xen state; exists only once userspace enabled Xen. */
@@ -137,6 +164,16 @@ struct persona_xen_vm {
 
 	/* Outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN): struct persona_evtchnfd. */
 	struct xarray evtchn_ports;
+
+	/*
+	 * The domain ID on this host (domain.c) and the ports whose other
+	 * end is another domain (interdomain.c): struct persona_idc.  Both
+	 * change under persona_domain_mutex.
+	 */
+	u16 domid;
+	struct xarray idc_ports;
+	/* This VM's binds in flight to other domains' ports. */
+	unsigned int idc_binding;
 
 	/* vCPUs whose state (@vcpus) exists, published in vcpu_ready. */
 	spinlock_t vcpu_init_lock;
