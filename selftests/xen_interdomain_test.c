@@ -97,9 +97,8 @@ static bool __idc_missing(struct __test_metadata *_metadata)
 	vm = vm_create_barebones();
 	r = domid_get(vm, &id);
 	kvm_vm_free(vm);
-	if (r == -ENOENT) {
+	if (r == -ENOENT)
 		SKIP(return true, "no domain IDs: not kvm-persona");
-	}
 	ASSERT_EQ(0, r);
 	return false;
 }

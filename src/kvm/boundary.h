@@ -90,6 +90,12 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 int persona_kvm_write_guest_virt(struct kvm_vcpu *vcpu, u64 gva,
 				 const void *data, unsigned int len);
 void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state);
+/* Another VM's memory, in its VMM's address space (kvm.c). */
+int persona_kvm_read_foreign(struct kvm *kvm, gpa_t gpa, void *data,
+			     unsigned int len);
+int persona_kvm_write_foreign(struct kvm *kvm, gpa_t gpa, const void *data,
+			      unsigned int len);
+int persona_kvm_cmpxchg_foreign(struct kvm *kvm, gpa_t gpa, u32 *old, u32 new);
 
 /*
  * Guest-memory caches: kvm.ko's struct gfn_to_pfn_cache, whose API changes

@@ -6,6 +6,7 @@
  * which src/Kbuild picks by probing the kernel tree.
  */
 #include <linux/kvm_host.h>
+#include <linux/uaccess.h>
 #include <linux/timekeeping.h>
 
 #include "kallsyms.h"
@@ -217,6 +218,77 @@ int persona_kvm_write_guest_virt(struct kvm_vcpu *vcpu, u64 gva,
 		len -= chunk;
 	}
 	return 0;
+}
+
+/*
+ * Guest memory of @kvm from outside its vCPUs, in its VMM's address space
+ * (the caller is that VMM's thread or a worker that borrowed its mm, and
+ * holds kvm->srcu).  kvm.ko's own writers record the page in the dirty
+ * log, which needs a running vCPU of that VM; these do not, so a write
+ * to a memslot whose dirty pages are being logged is refused (-EBUSY)
+ * rather than lost to a migration.
+ */
+static unsigned long persona_kvm_foreign_hva(struct kvm *kvm, gpa_t gpa,
+					     unsigned int len, bool write)
+{
+	struct kvm_memory_slot *slot = gfn_to_memslot(kvm, gpa_to_gfn(gpa));
+
+	if (!slot || len > PAGE_SIZE - offset_in_page(gpa))
+		return KVM_HVA_ERR_BAD;
+	if (write && (slot->flags & KVM_MEM_READONLY))
+		return KVM_HVA_ERR_BAD;
+	if (write && kvm_slot_dirty_track_enabled(slot))
+		return KVM_HVA_ERR_RO_BAD;
+	return gfn_to_hva_memslot(slot, gpa_to_gfn(gpa)) + offset_in_page(gpa);
+}
+
+/* Write @len bytes, within one page, at @gpa: 0, -EFAULT or -EBUSY. */
+int persona_kvm_write_foreign(struct kvm *kvm, gpa_t gpa, const void *data,
+			      unsigned int len)
+{
+	unsigned long hva = persona_kvm_foreign_hva(kvm, gpa, len, true);
+
+	if (hva == KVM_HVA_ERR_RO_BAD)
+		return -EBUSY;
+	if (kvm_is_error_hva(hva) ||
+	    __copy_to_user((void __user *)hva, data, len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Read @len bytes, within one page, at @gpa: 0 or -EFAULT. */
+int persona_kvm_read_foreign(struct kvm *kvm, gpa_t gpa, void *data,
+			     unsigned int len)
+{
+	unsigned long hva = persona_kvm_foreign_hva(kvm, gpa, len, false);
+
+	if (kvm_is_error_hva(hva) ||
+	    __copy_from_user(data, (void __user *)hva, len))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Compare-and-exchange the aligned 32-bit word at @gpa, as above: 0 if
+ * swapped, 1 if it held another value (now in *@old), -EFAULT or -EBUSY.
+ */
+int persona_kvm_cmpxchg_foreign(struct kvm *kvm, gpa_t gpa, u32 *old, u32 new)
+{
+	unsigned long hva = persona_kvm_foreign_hva(kvm, gpa, sizeof(u32), true);
+	u32 __user *p = (u32 __user *)hva;
+	int r;
+
+	if (hva == KVM_HVA_ERR_RO_BAD)
+		return -EBUSY;
+	if (kvm_is_error_hva(hva) || !IS_ALIGNED(gpa, sizeof(u32)) ||
+	    !user_access_begin(p, sizeof(*p)))
+		return -EFAULT;
+	r = unsafe_try_cmpxchg_user(p, old, new, efault) ? 0 : 1;
+	user_access_end();
+	return r;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /* Make every user of @gpc see it unmapped until it is refreshed. */

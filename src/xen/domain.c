@@ -9,6 +9,9 @@
  * may choose another (KVM_XEN_ATTR_TYPE_PERSONA_DOMID), e.g. the one
  * it gave QEMU with xen-domid.
  */
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "domain.h"
@@ -99,4 +102,93 @@ out:
 u16 persona_domain_id(struct persona_xen_vm *pvm)
 {
 	return READ_ONCE(pvm->domid);
+}
+
+/*
+ * The domain @domid for an operation of @pvm that may sleep: @pvm itself
+ * for DOMID_SELF or its own ID, else another VM held by a reference to
+ * its struct kvm until persona_domain_put().  NULL if there is none.
+ */
+struct persona_xen_vm *persona_domain_get(struct persona_xen_vm *pvm,
+					  u16 domid)
+{
+	struct persona_xen_vm *other;
+
+	if (persona_domain_is_self(pvm, domid))
+		return pvm;
+	mutex_lock(&persona_domain_mutex);
+	other = persona_domain_find(domid);
+	/* Its last reference may be gone already: it is being destroyed. */
+	if (other && !kvm_get_kvm_safe(other->kvm))
+		other = NULL;
+	mutex_unlock(&persona_domain_mutex);
+	return other;
+}
+
+void persona_domain_put(struct persona_xen_vm *pvm, struct persona_xen_vm *other)
+{
+	if (other && other != pvm)
+		kvm_put_kvm(other->kvm);
+}
+
+struct persona_domain_work {
+	struct work_struct work;
+	struct completion done;
+	struct persona_xen_vm *pvm;
+	int (*fn)(struct persona_xen_vm *pvm, void *ctx);
+	void *ctx;
+	int ret;
+};
+
+static void persona_domain_work_fn(struct work_struct *work)
+{
+	struct persona_domain_work *dw =
+		container_of(work, struct persona_domain_work, work);
+	struct kvm *kvm = dw->pvm->kvm;
+	int idx;
+
+	/* Never in an address space that is gone. */
+	if (!mmget_not_zero(kvm->mm)) {
+		dw->ret = -ESRCH;
+		goto out;
+	}
+	kthread_use_mm(kvm->mm);
+	idx = srcu_read_lock(&kvm->srcu);
+	dw->ret = dw->fn(dw->pvm, dw->ctx);
+	srcu_read_unlock(&kvm->srcu, idx);
+	kthread_unuse_mm(kvm->mm);
+	mmput(kvm->mm);
+out:
+	complete(&dw->done);
+}
+
+/*
+ * Run @fn on @pvm's memory: in its VMM's address space under its
+ * kvm->srcu, which is where the caller is if @pvm is its own VM, and
+ * otherwise in a worker that borrows that address space while the caller
+ * waits.  The caller holds a reference to @pvm's VM.  Returns @fn's
+ * result, or -ESRCH if the VMM's address space is gone.
+ */
+int persona_domain_call(struct persona_xen_vm *pvm,
+			int (*fn)(struct persona_xen_vm *pvm, void *ctx),
+			void *ctx)
+{
+	struct persona_domain_work dw = { .pvm = pvm, .fn = fn, .ctx = ctx };
+
+	int idx;
+
+	/* Its own VM, or another VM of the same VMM process. */
+	if (current->mm == pvm->kvm->mm) {
+		idx = srcu_read_lock(&pvm->kvm->srcu);
+		dw.ret = fn(pvm, ctx);
+		srcu_read_unlock(&pvm->kvm->srcu, idx);
+		return dw.ret;
+	}
+
+	INIT_WORK_ONSTACK(&dw.work, persona_domain_work_fn);
+	init_completion(&dw.done);
+	queue_work(system_unbound_wq, &dw.work);
+	wait_for_completion(&dw.done);
+	destroy_work_on_stack(&dw.work);
+	return dw.ret;
 }

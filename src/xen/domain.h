@@ -18,5 +18,12 @@ struct persona_xen_vm *persona_domain_find(u16 domid);
 bool persona_domain_is_self(struct persona_xen_vm *pvm, u16 domid);
 int persona_domain_set_id(struct persona_xen_vm *pvm, u64 domid);
 u16 persona_domain_id(struct persona_xen_vm *pvm);
+struct persona_xen_vm *persona_domain_get(struct persona_xen_vm *pvm,
+					  u16 domid);
+void persona_domain_put(struct persona_xen_vm *pvm,
+			struct persona_xen_vm *other);
+int persona_domain_call(struct persona_xen_vm *pvm,
+			int (*fn)(struct persona_xen_vm *pvm, void *ctx),
+			void *ctx);
 
 #endif /* _PERSONA_XEN_DOMAIN_H */

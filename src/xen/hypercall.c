@@ -16,6 +16,7 @@
 
 #include "../kvm/boundary.h"
 #include "evtchn.h"
+#include "grant.h"
 #include "hypercall.h"
 #include "interdomain.h"
 #include "shinfo.h"
@@ -124,9 +125,10 @@ static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 	bool abandoned = !kvm_is_linear_rip(vcpu, vx->hypercall_rip);
 	u64 result;
 
-	/* An interdomain call the VMM helped with is finished here. */
-	result = persona_idc_complete(pvm, vcpu, vcpu->run->xen.u.hcall.result,
-				      abandoned);
+	/* Calls the VMM helped with are finished here. */
+	result = vcpu->run->xen.u.hcall.result;
+	persona_gnt_complete(pvm, vcpu, result, abandoned);
+	result = persona_idc_complete(pvm, vcpu, result, abandoned);
 	if (abandoned)
 		return 1;
 	return persona_xen_hypercall_set_result(vcpu, result);
@@ -213,6 +215,22 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		break;
 	case __HYPERVISOR_event_channel_op:
 		handled = persona_hcall_evtchn_op(pvm, vcpu, params, &r);
+		break;
+	case __HYPERVISOR_grant_table_op:
+		switch (persona_hcall_grant_table_op(pvm, vcpu, longmode,
+						     params, &r)) {
+		case PERSONA_GNT_VMM:
+			break;
+		case PERSONA_GNT_DONE:
+			handled = true;
+			break;
+		case PERSONA_GNT_RESTART:
+			/* Not done: RIP stays on the call, made again. */
+			return 1;
+		}
+		break;
+	case __HYPERVISOR_memory_op:
+		persona_gnt_memory_op(pvm, vcpu, longmode, params);
 		break;
 	case __HYPERVISOR_sched_op:
 		if (params[0] == SCHEDOP_shutdown)

@@ -16,6 +16,7 @@
 #include "../kvm/boundary.h"
 #include "domain.h"
 #include "evtchn.h"
+#include "grant.h"
 #include "shinfo.h"
 #include "timer.h"
 #include "vm.h"
@@ -46,6 +47,7 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 	persona_gpc_init(kvm, &pvm->shinfo_cache);
 	xa_init(&pvm->evtchn_ports);
 	xa_init(&pvm->idc_ports);
+	persona_gnt_init(pvm);
 	pvm->mm_notifier.ops = &persona_vm_mm_ops;
 	/* Only the VMM's own ioctls get here: kvm.ko checks current->mm. */
 	if (mmu_notifier_register(&pvm->mm_notifier, kvm->mm)) {
@@ -66,6 +68,7 @@ static void persona_vm_free(struct persona_xen_vm *pvm)
 
 	for (i = 0; i < ARRAY_SIZE(pvm->vcpus); i++)
 		kfree(pvm->vcpus[i]);
+	persona_gnt_free(pvm);
 	mutex_destroy(&pvm->lock);
 	kvfree(pvm);
 }
@@ -193,6 +196,7 @@ void persona_vm_teardown(struct persona_xen_vm *pvm)
 			persona_vcpu_xen_teardown(vcpu);
 		}
 	persona_evtchn_ports_free(pvm);
+	persona_gnt_teardown(pvm);
 	persona_gpc_deactivate(pvm->kvm, &pvm->shinfo_cache);
 	/* Runs the release callback if the mm outlived the fds. */
 	persona_vm_unregister(pvm);

@@ -95,6 +95,13 @@ struct persona_idc_pending {
 	} arg;
 };
 
+/* XENMEM_add_to_physmap of a grant frame, until the VMM completes it. */
+struct persona_gnt_pending {
+	bool active;
+	u32 idx;
+	u64 gfn;
+};
+
 /*
  * Per-vCPU Xen state, the module's own: kvm.ko built without
  * CONFIG_KVM_XEN has none on 6.12.  Allocated the first time the
@@ -132,6 +139,8 @@ struct persona_xen_vcpu {
 	struct timer_list poll_timer;
 	/* A forwarded interdomain operation awaiting its completion. */
 	struct persona_idc_pending idc;
+	/* A grant frame being placed by the VMM (grant.c). */
+	struct persona_gnt_pending gnt;
 };
 
 /* Per-VM Xen state; exists only once userspace enabled Xen. */
@@ -174,6 +183,15 @@ struct persona_xen_vm {
 	struct xarray idc_ports;
 	/* This VM's binds in flight to other domains' ports. */
 	unsigned int idc_binding;
+
+	/*
+	 * The grant table (grant.c): where the guest placed each frame
+	 * (index -> gfn, as xa_mk_value()), and the entries other domains
+	 * are copying from or to (ref -> pin counts), under @gnt_lock.
+	 */
+	struct xarray gnt_frames;
+	struct mutex gnt_lock;	/* @gnt_pins and the flags they stand for */
+	struct xarray gnt_pins;
 
 	/* vCPUs whose state (@vcpus) exists, published in vcpu_ready. */
 	spinlock_t vcpu_init_lock;
