@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make fuzz: the three fuzzers at full size, in one debug test host
+# make fuzz: the four fuzzers at full size, in one debug test host
 # (KASAN, kmemleak, lockdep, UBSAN: scripts/debug-kernel.sh), with the
 # module built against it (make module-debug):
 #
@@ -9,6 +9,8 @@
 #   xen_fuzz_vmm        FUZZ_IOCTLS VMM ioctls (default 10^5)
 #   xen_fuzz_lifecycle  FUZZ_VMS Xen VMs created and destroyed, VMMs
 #                       killed, rmmod tried (default 200)
+#   xen_fuzz_domains    FUZZ_HCALLS interdomain event channel and grant
+#                       copy hypercalls between VMs that come and go
 #
 # FUZZ_SEED= replays a run (each fuzzer prints its seed first).  Prints
 # each fuzzer's own output, the counts, the verdict on the test host's
@@ -28,7 +30,7 @@ KO=.cache/debug-build/src/kvm-persona.ko
 HCALLS=${FUZZ_HCALLS:-1000000}
 IOCTLS=${FUZZ_IOCTLS:-100000}
 VMS=${FUZZ_VMS:-200}
-FUZZERS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle"
+FUZZERS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle xen_fuzz_domains"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -67,7 +67,7 @@ SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test
 	      xen_interdomain_test xen_grant_test"
 SHINFO_UPSTREAM_RUNS=3
 # The fuzzers, in phase 2 with the same condition; they print their seed.
-FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle"
+FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle xen_fuzz_domains"
 SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
 
 N=0

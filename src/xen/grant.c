@@ -229,8 +229,11 @@ static s16 persona_gnt_acquire(struct persona_xen_vm *pvm,
 		    (old >> 16) != x->grantee ||
 		    (x->write && (flags & GTF_readonly)))
 			return GNTST_general_error;
-		if ((old & bits) == bits)
+		/* Set already: another copy holds it too. */
+		if ((old & bits) == bits) {
+			r = 0;
 			break;
+		}
 		r = persona_kvm_cmpxchg_foreign(pvm->kvm, egpa, &old,
 						old | bits);
 		if (r < 0)
