@@ -127,6 +127,7 @@ static inline u32 fz_port_irqfd(u32 i)
 
 #define XEN_HC_memory_op		12
 #define XEN_HC_grant_table_op		20
+#define GNTTABOP_copy			5
 #define XEN_HC_physdev_op		33
 #define XEN_HC_hvm_op			34
 #define FZ_VCPUOP_register_runstate	5
@@ -945,12 +946,64 @@ static void fz_gen_other(struct fz_gen *g, struct fz_rec *r, u64 nr, u32 ncmd)
 	r->expect |= FZX_EXIT;
 }
 
+/*
+ * grant_table_op: GNTTABOP_copy from a 64-bit vCPU is answered in the
+ * kernel (kvm-persona copies between domains).  At most one op, of junk
+ * whose domains are all reserved IDs (never DOMID_SELF, never a VM), so
+ * that the only write is its status, inside the buffer; a pointer that
+ * is readable elsewhere is made a bad one.  Other commands and 32-bit
+ * callers exit.
+ */
+static void fz_gen_grant(struct fz_gen *g, struct fz_rec *r)
+{
+	u32 k = fz_pkind(g, 70), i, count;
+	u64 cmd = fz_pct(g, 50) ? GNTTABOP_copy :
+		  fz_pct(g, 80) ? fz_below(g, 13) : fz_rand(g);
+	u16 domid;
+	s16 status;
+	u8 op[40];
+	s64 off;
+
+	if (k != FZP_VALID && !fz_ptr_bad(g, k, sizeof(op)))
+		k = FZP_UNMAPPED;
+	for (i = 0; i < sizeof(op); i++)
+		op[i] = fz_rand(g);
+	for (i = 8; i <= 24; i += 16) {
+		domid = 0x7ff1 + fz_below(g, 15);
+		memcpy(op + i, &domid, sizeof(domid));
+	}
+	/*
+	 * The status the kernel will write, written already (the argument
+	 * must not change): the source's domain is unknown if it is a grant
+	 * reference (flags bit 0), not DOMID_SELF if it is a frame.
+	 */
+	status = (op[34] & 1) ? -2 : -8;
+	memcpy(op + 36, &status, sizeof(status));
+	r->nr = XEN_HC_grant_table_op;
+	r->arg[0] = fz_w(g, cmd);
+	r->arg[1] = fz_ptr(g, k, sizeof(op), &off);
+	fz_put(g, off, op, sizeof(op));
+	count = fz_pct(g, 10) ? (u32)fz_rand(g) | 0x80000000u : fz_below(g, 2);
+	r->arg[2] = count;
+	r->pkind = k;
+	if (r->arg[0] != GNTTABOP_copy || g->compat) {
+		r->expect |= FZX_EXIT;
+		return;
+	}
+	if ((int)count < 0)
+		fz_expect_kernel(r, -XE_EINVAL);
+	else if (count && fz_ptr_bad(g, k, sizeof(op)))
+		fz_expect_kernel(r, -XE_EFAULT);
+	else
+		fz_expect_kernel(r, 0);
+}
+
 /* Is @nr one of the hypercalls the kernel answers some sub-ops of? */
 static bool fz_kernel_hcall(u64 nr)
 {
 	return nr == XEN_HC_set_timer_op || nr == XEN_HC_xen_version ||
 	       nr == XEN_HC_vcpu_op || nr == XEN_HC_sched_op ||
-	       nr == XEN_HC_event_channel_op;
+	       nr == XEN_HC_event_channel_op || nr == XEN_HC_grant_table_op;
 }
 
 static void fz_gen_random_nr(struct fz_gen *g, struct fz_rec *r, bool huge)
@@ -1149,7 +1202,7 @@ static void fz_gen_op(struct fz_gen *g, struct fz_rec *r)
 	else if (p < 70)
 		fz_gen_memory_op(g, r);
 	else if (p < 72)
-		fz_gen_other(g, r, XEN_HC_grant_table_op, 13);
+		fz_gen_grant(g, r);
 	else if (p < 74)
 		fz_gen_other(g, r, XEN_HC_physdev_op, 32);
 	else if (p < 79)

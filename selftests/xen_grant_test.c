@@ -18,6 +18,8 @@
 #define XEN_HC_memory_op	12
 #define XEN_HC_grant_table_op	20
 #define XENMEM_add_to_physmap	7
+#define XENMEM_remove_from_physmap	15
+#define SHUTDOWN_soft_reset	5
 #define XENMAPSPACE_grant_table	1
 #define GNTTABOP_copy		5
 #define GNTCOPY_source_gref	1
@@ -363,16 +365,20 @@ TEST_F(gnt, granter_dies)
 	ASSERT_EQ(GNTST_bad_domain, copy1(&self->b));
 }
 
-/* A frame placed anew moves the table; a failed placement does not. */
+/*
+ * A frame placed anew moves the table, a failed placement does not;
+ * removing the page or a soft reset forgets it.
+ */
 TEST_F(gnt, frame_placement)
 {
-	struct xatp *p = arg_hva(&self->a, 0);
+	struct xatp *xatp = arg_hva(&self->a, 0);
+	u64 *p = arg_hva(&self->a, 0);
 	struct kvm_xen_exit *e;
 
 	if (!self->b.vm)
 		return;
 	grant(&self->a, 1, self->idb, 0);
-	*p = (struct xatp){ .domid = DOMID_SELF,
+	*xatp = (struct xatp){ .domid = DOMID_SELF,
 			    .space = XENMAPSPACE_grant_table,
 			    .idx = 0, .gpfn = (XR_GPA + 0x5000) >> 12 };
 	e = xexit(&self->a, 0, XEN_HC_memory_op, XENMEM_add_to_physmap,
@@ -388,6 +394,23 @@ TEST_F(gnt, frame_placement)
 	/* Page 5 of a holds zeros: no valid entry there. */
 	put_read(&self->b, 0, self->ida, 1, 0, 0, 8);
 	ASSERT_EQ(GNTST_general_error, copy1(&self->b));
+
+	/* Taken out of the guest's address space: forgotten, at once. */
+	p[0] = DOMID_SELF;
+	p[1] = (XR_GPA + 0x5000) >> 12;
+	e = xexit(&self->a, 0, XEN_HC_memory_op, XENMEM_remove_from_physmap,
+		  arg_gva(0), 0);
+	ASSERT_EQ(0, xfinish(&self->a, 0, 0));
+	put_read(&self->b, 0, self->ida, 1, 0, 0, 8);
+	ASSERT_EQ(GNTST_bad_gntref, copy1(&self->b));
+
+	/* Placed again, then a soft reset forgets it too. */
+	place_frame(&self->a);
+	ASSERT_EQ(GNTST_okay, copy1(&self->b));
+	*(u32 *)arg_hva(&self->a, 0) = SHUTDOWN_soft_reset;
+	xexit(&self->a, 0, XEN_HC_sched_op, SCHEDOP_shutdown, arg_gva(0), 0);
+	ASSERT_EQ(0, xfinish(&self->a, 0, 0));
+	ASSERT_EQ(GNTST_bad_gntref, copy1(&self->b));
 }
 
 /*

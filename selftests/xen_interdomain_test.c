@@ -11,6 +11,10 @@
  * the guest's argument, and vmm_alloc() answers it as QEMU would (the
  * whole structure copied back, the port filled in).
  */
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
 #include "persona_xen.h"
 
 #define EVTCHNOP_bind_interdomain	0
@@ -83,6 +87,43 @@ static int domid_set(struct kvm_vm *vm, u64 id)
 
 	a.u.pad[0] = id;
 	return xen_set_attr(vm, &a);
+}
+
+struct unpriv {
+	struct kvm_vm *vm;
+	u64 id;
+	int r;
+};
+
+/* Capabilities are per thread: this one drops CAP_SYS_ADMIN and tries. */
+static void *unpriv_thread(void *arg)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+	struct unpriv *u = arg;
+
+	u->r = -ECHILD;
+	if (syscall(SYS_capget, &h, d))
+		return NULL;
+	d[0].effective &= ~(1u << CAP_SYS_ADMIN);
+	if (syscall(SYS_capset, &h, d))
+		return NULL;
+	u->r = domid_set(u->vm, u->id);
+	return NULL;
+}
+
+/* domid_set() without CAP_SYS_ADMIN: 0 or -errno. */
+static int domid_set_unprivileged(struct kvm_vm *vm, u64 id)
+{
+	struct unpriv u = { .vm = vm, .id = id };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, unpriv_thread, &u))
+		return -ECHILD;
+	pthread_join(t, NULL);
+	return u.r;
 }
 
 /* The persona extension is there (upstream KVM has no domain IDs). */
@@ -343,6 +384,7 @@ TEST_F(two, domid_set)
 	ASSERT_EQ(-EINVAL, domid_set(self->b.vm, DOMID_SELF));
 	ASSERT_EQ(-EINVAL, domid_set(self->b.vm, 1ull << 32 | 5));
 	ASSERT_EQ(self->idb, domid(_metadata, &self->b));
+	ASSERT_EQ(-EPERM, domid_set_unprivileged(self->b.vm, 4444));
 	/* The old ID is free again. */
 	ASSERT_EQ(0, domid_set(self->b.vm, self->ida));
 	ASSERT_EQ(0, domid_set(self->a.vm, 4242));
@@ -353,6 +395,71 @@ TEST_F(two, domid_set)
 	bind(&self->b, 0, 4242, 9, 11);
 	ASSERT_EQ(-EBUSY, domid_set(self->b.vm, 77));
 	ASSERT_BOUND(&self->a, 9, self->ida, 11);
+}
+
+#define DOMAINS_PARAM	"/sys/module/kvm_persona/parameters/domains"
+
+/* Write @s to the domains parameter: 0 or -errno. */
+static int domains_write(const char *s)
+{
+	int fd = open(DOMAINS_PARAM, O_WRONLY), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Whether the parameter lists "<id> <pid>". */
+static bool domains_lists(u16 id, int pid)
+{
+	char buf[8192], want[32];
+	FILE *f = fopen(DOMAINS_PARAM, "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "%u %d\n", id, pid);
+	while (fgets(buf, sizeof(buf), f))
+		if (!strcmp(buf, want))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* The operator's view: list and renumber through sysfs. */
+TEST_F(two, domains_param)
+{
+	char cmd[64];
+
+	if (!self->a.vm)
+		return;
+
+	ASSERT_TRUE(domains_lists(self->ida, getpid()));
+	ASSERT_TRUE(domains_lists(self->idb, getpid()));
+
+	snprintf(cmd, sizeof(cmd), "%u 4000", self->ida);
+	ASSERT_EQ(0, domains_write(cmd));
+	ASSERT_EQ(4000, domid(_metadata, &self->a));
+	ASSERT_TRUE(domains_lists(4000, getpid()));
+	ASSERT_FALSE(domains_lists(self->ida, getpid()));
+
+	snprintf(cmd, sizeof(cmd), "%u 4000", self->idb);
+	ASSERT_EQ(-EEXIST, domains_write(cmd));
+	ASSERT_EQ(-ENOENT, domains_write("7777 7778"));
+	ASSERT_EQ(-EINVAL, domains_write("4000"));
+	ASSERT_EQ(-EINVAL, domains_write("4000 0"));
+	ASSERT_EQ(-EINVAL, domains_write("4000 5 6"));
+	ASSERT_EQ(-EINVAL, domains_write("4000 x"));
+	ASSERT_EQ(4000, domid(_metadata, &self->a));
+
+	/* A VM gone is gone from the list. */
+	kvm_vm_free(self->a.vm);
+	self->a.vm = NULL;
+	ASSERT_FALSE(domains_lists(4000, getpid()));
+	ASSERT_TRUE(domains_lists(self->idb, getpid()));
 }
 
 /* The whole exchange: offer, bind, notify both ways. */

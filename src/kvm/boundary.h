@@ -96,6 +96,7 @@ int persona_kvm_read_foreign(struct kvm *kvm, gpa_t gpa, void *data,
 int persona_kvm_write_foreign(struct kvm *kvm, gpa_t gpa, const void *data,
 			      unsigned int len);
 int persona_kvm_cmpxchg_foreign(struct kvm *kvm, gpa_t gpa, u32 *old, u32 new);
+bool persona_kvm_put_unless_last(struct kvm *kvm);
 
 /*
  * Guest-memory caches: kvm.ko's struct gfn_to_pfn_cache, whose API changes

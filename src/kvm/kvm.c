@@ -291,6 +291,15 @@ efault:
 	return -EFAULT;
 }
 
+/*
+ * Drop a reference to @kvm unless it is the last one: true if dropped.
+ * The last one must be dropped where destroying the VM is safe.
+ */
+bool persona_kvm_put_unless_last(struct kvm *kvm)
+{
+	return refcount_dec_not_one(&kvm->users_count);
+}
+
 /* Make every user of @gpc see it unmapped until it is refreshed. */
 void persona_gpc_invalidate(struct persona_gpc *gpc)
 {

@@ -11,7 +11,12 @@
  * domains (interdomain.c): Documentation/locking.rst.
  */
 extern struct mutex persona_domain_mutex;
+extern struct workqueue_struct *persona_wq;
 
+int persona_domain_init(void);
+void persona_domain_exit(void);
+
+void persona_domain_init_vm(struct persona_xen_vm *pvm);
 int persona_domain_register(struct persona_xen_vm *pvm);
 void persona_domain_unregister(struct persona_xen_vm *pvm);
 struct persona_xen_vm *persona_domain_find(u16 domid);

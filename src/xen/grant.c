@@ -26,6 +26,7 @@
 #include <xen/interface/xen.h>
 #include <xen/interface/grant_table.h>
 #include <xen/interface/memory.h>
+#include <xen/interface/sched.h>
 
 #include "../kvm/boundary.h"
 #include "domain.h"
@@ -51,7 +52,17 @@ struct persona_compat_add_to_physmap {
 	u32 gpfn;
 };
 
-/* One side of a copy that is a grant reference of @pvm (the granter). */
+/* XENMEM_remove_from_physmap's argument for 32-bit guests. */
+struct persona_compat_remove_from_physmap {
+	u16 domid;
+	u32 gpfn;
+};
+
+/*
+ * One side of a copy that is a grant reference of @pvm (the granter),
+ * with its data: allocated, since a worker may outlive the wait for it
+ * (persona_domain_call()).
+ */
 struct persona_gnt_xfer {
 	u16 grantee;
 	u32 ref;
@@ -59,8 +70,8 @@ struct persona_gnt_xfer {
 	bool in_bounds;
 	u16 offset;
 	u16 len;
-	void *buf;
 	s16 status;
+	u8 data[];
 };
 
 void persona_gnt_init(struct persona_xen_vm *pvm)
@@ -91,6 +102,62 @@ void persona_gnt_free(struct persona_xen_vm *pvm)
  * XENMEM_add_to_physmap: note a grant frame's placement, for
  * persona_gnt_complete() to record once the VMM has done it.
  */
+/* Forget every frame placed at @gfn: that page is something else now. */
+static void persona_gnt_forget_gfn(struct persona_xen_vm *pvm, u64 gfn)
+{
+	unsigned long idx;
+	void *frame;
+
+	xa_for_each(&pvm->gnt_frames, idx, frame)
+		if (xa_to_value(frame) == gfn)
+			xa_erase(&pvm->gnt_frames, idx);
+}
+
+/*
+ * XENMEM_remove_from_physmap: the page leaves the guest's address space.
+ * Forgotten before the VMM even answers: a copy that then fails is the
+ * safe side.
+ */
+static void persona_gnt_remove_from_physmap(struct persona_xen_vm *pvm,
+					    struct kvm_vcpu *vcpu, bool longmode,
+					    u64 gva)
+{
+	struct persona_compat_remove_from_physmap xrfp32;
+	struct xen_remove_from_physmap xrfp;
+
+	if (longmode) {
+		if (persona_kvm_read_guest_virt(vcpu, gva, &xrfp, sizeof(xrfp)))
+			return;
+	} else {
+		if (persona_kvm_read_guest_virt(vcpu, gva, &xrfp32,
+						sizeof(xrfp32)))
+			return;
+		xrfp.domid = xrfp32.domid;
+		xrfp.gpfn = xrfp32.gpfn;
+	}
+	if (persona_domain_is_self(pvm, xrfp.domid))
+		persona_gnt_forget_gfn(pvm, xrfp.gpfn);
+}
+
+/*
+ * SCHEDOP_shutdown(SHUTDOWN_soft_reset): QEMU resets the grant table;
+ * the guest places its frames again if it wants them.
+ */
+void persona_gnt_sched_shutdown(struct persona_xen_vm *pvm,
+				struct kvm_vcpu *vcpu, u64 gva)
+{
+	struct sched_shutdown sd;
+	unsigned long idx;
+	void *frame;
+
+	if (xa_empty(&pvm->gnt_frames) ||
+	    persona_kvm_read_guest_virt(vcpu, gva, &sd, sizeof(sd)) ||
+	    sd.reason != SHUTDOWN_soft_reset)
+		return;
+	xa_for_each(&pvm->gnt_frames, idx, frame)
+		xa_erase(&pvm->gnt_frames, idx);
+}
+
 void persona_gnt_memory_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   bool longmode, const u64 *params)
 {
@@ -98,6 +165,10 @@ void persona_gnt_memory_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 	struct persona_compat_add_to_physmap xatp32;
 	struct xen_add_to_physmap xatp;
 
+	if (params[0] == XENMEM_remove_from_physmap) {
+		persona_gnt_remove_from_physmap(pvm, vcpu, longmode, params[1]);
+		return;
+	}
 	if (params[0] != XENMEM_add_to_physmap)
 		return;
 	if (longmode) {
@@ -215,6 +286,7 @@ static s16 persona_gnt_acquire(struct persona_xen_vm *pvm,
 			       u32 *frame)
 {
 	u32 bits = GTF_reading | (x->write ? GTF_writing : 0);
+	bool set_here = false;
 	u32 old, flags;
 	int i, r = 1;
 	u8 probe;
@@ -238,13 +310,16 @@ static s16 persona_gnt_acquire(struct persona_xen_vm *pvm,
 						old | bits);
 		if (r < 0)
 			return GNTST_general_error;
+		set_here = !r;
 	}
 	if (r > 0)
 		return GNTST_general_error;
 
 	if (persona_gnt_pin(pvm, x->ref,
 			    1 + (x->write ? PERSONA_GNT_WRITER : 0))) {
-		persona_gnt_clear_flags(pvm, egpa, bits);
+		/* Only what no other copy holds. */
+		if (set_here && !xa_load(&pvm->gnt_pins, x->ref))
+			persona_gnt_clear_flags(pvm, egpa, bits);
 		return GNTST_general_error;
 	}
 	/* The frame is read only once the entry is pinned. */
@@ -277,10 +352,10 @@ static int persona_gnt_xfer_fn(struct persona_xen_vm *pvm, void *ctx)
 	} else if (x->status == GNTST_okay && x->in_bounds && x->len) {
 		gpa = gfn_to_gpa(frame) + x->offset;
 		if (x->write)
-			r = persona_kvm_write_foreign(pvm->kvm, gpa, x->buf,
+			r = persona_kvm_write_foreign(pvm->kvm, gpa, x->data,
 						      x->len);
 		else
-			r = persona_kvm_read_foreign(pvm->kvm, gpa, x->buf,
+			r = persona_kvm_read_foreign(pvm->kvm, gpa, x->data,
 						     x->len);
 		if (r)
 			x->status = GNTST_general_error;
@@ -337,22 +412,39 @@ static s16 persona_gnt_side(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			    const struct gnttab_copy_ptr *ptr, bool write,
 			    bool in_bounds, void *buf, u16 len)
 {
-	struct persona_gnt_xfer x = {
+	bool data = in_bounds && len;
+	struct persona_gnt_xfer *x;
+	s16 st;
+	int r;
+
+	if (!granter)
+		return persona_gnt_local(vcpu, ptr, write, in_bounds, buf, len);
+
+	x = kmalloc(struct_size(x, data, data ? len : 0), GFP_KERNEL_ACCOUNT);
+	if (!x)
+		return GNTST_general_error;
+	*x = (struct persona_gnt_xfer){
 		.grantee = persona_domain_id(pvm),
 		.ref = ptr->u.ref,
 		.write = write,
 		.in_bounds = in_bounds,
 		.offset = ptr->offset,
 		.len = len,
-		.buf = buf,
 	};
+	if (write && data)
+		memcpy(x->data, buf, len);
 
-	if (!granter)
-		return persona_gnt_local(vcpu, ptr, write, in_bounds, buf, len);
+	r = persona_domain_call(granter, persona_gnt_xfer_fn, x);
+	/* Given up (a fatal signal): the worker frees @x. */
+	if (r == -EINTR)
+		return GNTST_general_error;
 	/* Its VMM's address space is gone: the domain is dying. */
-	if (persona_domain_call(granter, persona_gnt_xfer_fn, &x))
-		return GNTST_bad_domain;
-	return x.status;
+	st = r == -ESRCH ? GNTST_bad_domain : r ? GNTST_general_error :
+	     x->status;
+	if (!st && !write && data)
+		memcpy(buf, x->data, len);
+	kfree(x);
+	return st;
 }
 
 static s16 persona_gnt_copy_one(struct persona_xen_vm *pvm,

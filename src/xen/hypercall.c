@@ -233,8 +233,10 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		persona_gnt_memory_op(pvm, vcpu, longmode, params);
 		break;
 	case __HYPERVISOR_sched_op:
-		if (params[0] == SCHEDOP_shutdown)
+		if (params[0] == SCHEDOP_shutdown) {
 			persona_idc_sched_shutdown(pvm, vcpu, params[1]);
+			persona_gnt_sched_shutdown(pvm, vcpu, params[1]);
+		}
 		handled = persona_hcall_sched_op(pvm, vcpu, longmode,
 						 params[0], params[1], &r);
 		break;

@@ -76,7 +76,7 @@ static void persona_idc_deliver_work(struct work_struct *work)
 static void persona_idc_deliver(struct persona_idc *end)
 {
 	if (persona_evtchn_set_fast(end->pvm, &end->xe) == -EWOULDBLOCK)
-		queue_work(system_wq, &end->deliver);
+		queue_work(persona_wq, &end->deliver);
 }
 
 /* The vCPU whose Xen vCPU ID is @xen_id; NULL if none. */
@@ -319,14 +319,18 @@ static bool persona_idc_bind_interdomain(struct persona_xen_vm *pvm,
 		*r = -XEN_EINVAL;
 		return true;
 	}
-	if (persona_idc_forward_alloc(vx, vcpu, EVTCHNOP_bind_interdomain,
-				      params[1], &b, sizeof(b), r)) {
-		mutex_unlock(&persona_domain_mutex);
-		return true;
-	}
 	end->binder = vx;
 	pvm->idc_binding++;
 	mutex_unlock(&persona_domain_mutex);
+
+	/* Guest memory may fault for long: never under the mutex. */
+	if (persona_idc_forward_alloc(vx, vcpu, EVTCHNOP_bind_interdomain,
+				      params[1], &b, sizeof(b), r)) {
+		mutex_lock(&persona_domain_mutex);
+		persona_idc_unreserve(pvm, vx, &b);
+		mutex_unlock(&persona_domain_mutex);
+		return true;
+	}
 	params[0] = EVTCHNOP_alloc_unbound;
 	return false;
 }
@@ -336,6 +340,8 @@ static bool persona_idc_send(struct persona_xen_vm *pvm, u32 port, u64 *r)
 {
 	struct persona_idc *end, *peer;
 
+	if (xa_empty(&pvm->idc_ports))
+		return false;
 	rcu_read_lock();
 	end = xa_load(&pvm->idc_ports, port);
 	if (!end) {

@@ -10,6 +10,7 @@
 #include "../core/personality.h"
 #include "../hyperv/hyperv.h"
 #include "../kvm/boundary.h"
+#include "domain.h"
 #include "evtchn.h"
 #include "hypercall.h"
 #include "interdomain.h"
@@ -239,6 +240,10 @@ const struct persona_ops persona_xen_ops = {
 
 int persona_xen_init(void)
 {
+	int r = persona_domain_init();
+
+	if (r)
+		return r;
 	persona_register(&persona_xen_ops);
 	return 0;
 }
@@ -246,4 +251,6 @@ int persona_xen_init(void)
 void persona_xen_exit(void)
 {
 	persona_vm_exit();
+	/* After the last VM's state: its workers are drained here. */
+	persona_domain_exit();
 }

@@ -42,6 +42,8 @@ static struct persona_xen_vm *persona_vm_alloc(struct kvm *kvm)
 		return NULL;
 	pvm->vm.ops = &persona_xen_ops;
 	pvm->kvm = kvm;
+	pvm->vmm_pid = task_tgid_nr(current);
+	persona_domain_init_vm(pvm);
 	mutex_init(&pvm->lock);
 	spin_lock_init(&pvm->vcpu_init_lock);
 	persona_gpc_init(kvm, &pvm->shinfo_cache);

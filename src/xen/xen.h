@@ -11,6 +11,7 @@
 #include <linux/spinlock.h>
 #include <linux/timer.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <xen/interface/xen.h>
 #include <xen/interface/event_channel.h>
@@ -180,6 +181,10 @@ struct persona_xen_vm {
 	 * change under persona_domain_mutex.
 	 */
 	u16 domid;
+	/* The VMM's process, for the operator (domain.c). */
+	pid_t vmm_pid;
+	/* Drops another VM's last reference to this one (domain.c). */
+	struct work_struct put_work;
 	struct xarray idc_ports;
 	/* This VM's binds in flight to other domains' ports. */
 	unsigned int idc_binding;
