@@ -212,6 +212,27 @@ guest_check_run()
 host_test guest_image_builds scripts/guest-image.sh
 guest_check_run guest --modes "xen hyperv kvm"
 
+step "two Xen guests talking: event channels and grant copy between VMs"
+# scripts/vchan-check.sh, tests named $1.*; the rest are its options.
+vchan_check_run()
+{
+	local name=$1 log rc
+	shift
+	log=$(mktemp)
+	scripts/testhost.sh "${TESTHOST_ARGS[@]}" --timeout 1200 -- \
+		scripts/vchan-check.sh --name "$name" "$@" \
+		--no-plan --start $((N + 1)) |
+		tee "$log"
+	rc=${PIPESTATUS[0]}
+	absorb_summary "$log" || not_ok "${name}_check_ran"
+	case $rc in
+	0|1) ;;
+	*) not_ok "${name}_check_clean_kernel_log # harness status $rc" ;;
+	esac
+	rm -f "$log"
+}
+vchan_check_run vchan
+
 step "the 32-bit guest: Debian's 686-pae kernel and i386 busybox"
 # The same image recipe with the i386 packages (scripts/i386-deps.sh):
 # in Xen mode the guest runs the 32-bit hypercall page and the compat
@@ -292,6 +313,10 @@ elif host_test k612.kernel_builds k612_kernel &&
 	step "Linux 6.12 test host: the guest image in its three personalities"
 	TESTHOST_ARGS=(--kernel-dir "$K612_KERNEL")
 	guest_check_run k612_guest --modes "xen hyperv kvm" \
+		--module "$ROOT/.cache/k612-build/src/kvm-persona.ko"
+
+	step "Linux 6.12 test host: two Xen guests talking"
+	vchan_check_run k612_vchan \
 		--module "$ROOT/.cache/k612-build/src/kvm-persona.ko"
 	TESTHOST_ARGS=()
 fi

@@ -21,6 +21,8 @@
 #                     SCHEDOP_shutdown, see Documentation/guests.rst)
 #   --append ARGS     more guest kernel arguments (experiments)
 #   --qemu-arg ARG    one more QEMU argument (repeatable; experiments)
+#   --console-in FILE what the guest's console reads (a FIFO the caller
+#                     writes to; default nothing: /dev/null)
 #   --raw-exit        let QEMU exit by itself when the guest shuts down,
 #                     without the work-around for QEMU 10.0's crash on
 #                     exit with a xen-net-device (see below)
@@ -102,6 +104,7 @@ IMAGE=$ROOT/.cache/guest
 OUTDIR=
 SHUTDOWN=poweroff
 MORE_APPEND=
+CONSOLE_IN=/dev/null
 QUIET=
 BRIEF=
 DMESG=
@@ -109,7 +112,7 @@ RAW_EXIT=
 EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--smp|--mem|--timeout|--image|--out|--shutdown|--append|--qemu-arg)
+	--smp|--mem|--timeout|--image|--out|--shutdown|--append|--qemu-arg|--console-in)
 		[ $# -ge 2 ] || usage
 		case $1 in
 		--smp) SMP=$2 ;;
@@ -120,6 +123,7 @@ while [ $# -gt 0 ]; do
 		--shutdown) SHUTDOWN=$2 ;;
 		--append) MORE_APPEND=$2 ;;
 		--qemu-arg) EXTRA+=("$2") ;;
+		--console-in) CONSOLE_IN=$2 ;;
 		esac
 		shift 2
 		;;
@@ -359,7 +363,7 @@ hang_dump()
 # below reads line by line, time-stamping the lines that matter.
 mkfifo "$WORK/console.fifo"
 TMPDIR=$WORK timeout --kill-after=10 "$TIMEOUT" "$QEMU" "${ARGS[@]}" \
-	</dev/null >"$WORK/console.fifo" 2>&1 &
+	<"$CONSOLE_IN" >"$WORK/console.fifo" 2>&1 &
 qemu_pid=$!
 if [ -z "$RAW_EXIT" ]; then
 	: >"$WORK/qmp.log"

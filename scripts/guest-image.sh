@@ -24,6 +24,10 @@
 #                -O vpc": the same file serves all three modes
 #   manifest     where each part came from, with checksums
 #
+# The one exception, in x86-64 images: /bin/persona-vchan, built here
+# static from selftests/persona_vchan.c, which the guest runs for the
+# two-guest exchange (persona.vchan=1 on its command line).
+#
 # Prints OUT on stdout (progress goes to stderr).  Cached: rebuilt only
 # when this script, busybox, e2fsprogs, qemu-img or the kernel change.
 set -euo pipefail
@@ -95,11 +99,16 @@ KVER=$(modinfo -F vermagic "$(find "$MODDIR/kernel/fs/ext4" -name 'ext4.ko*' | h
 	cut -d' ' -f1)
 [ -n "$KVER" ] || die "cannot tell the kernel release"
 
+# The one program of ours in the image: the guest side of the two-guest
+# exchange, built static for x86-64 guests (selftests/persona_vchan.c).
+VCHAN_SRC=$ROOT/selftests/persona_vchan.c
+
 # Inputs of the image.  The module tree is represented by its
 # modules.order and the vmlinuz: both change with the package.
 stamp()
 {
-	sha256sum "$SELF" "$ROOT/scripts/lib-modules.sh" "$BUSYBOX" "$KDIR_IMG/vmlinuz" | cut -d' ' -f1
+	sha256sum "$SELF" "$ROOT/scripts/lib-modules.sh" "$BUSYBOX" "$KDIR_IMG/vmlinuz" \
+		"$VCHAN_SRC" | cut -d' ' -f1
 	echo "$KVER $KDIR_IMG"
 	stat -c '%n %s %Y' "$MODDIR/modules.order" 2>/dev/null || true
 	dpkg-query -W -f='${Package} ${Version}\n' e2fsprogs qemu-utils \
@@ -154,6 +163,11 @@ mkdir -p "$MODSTAGE"
 modules_index
 for m in "${WANTED[@]}"; do
 	modules_add "$m" required
+done
+# The Xen device files of the two-guest exchange (scripts/vchan-check.sh):
+# /dev/xen/evtchn, /dev/xen/gntdev, /dev/xen/gntalloc.
+for m in xen_evtchn xen_gntdev xen_gntalloc; do
+	modules_add "$m" optional
 done
 printf '%s\n' "${LOAD[@]}" >"$MODSTAGE/load.list"
 
@@ -260,6 +274,11 @@ exit 0
 EOF
 chmod 755 "$RFS/etc/udhcpc.script"
 
+if file -L "$BUSYBOX" | grep -q x86-64; then
+	cc -static -O2 -Wall -o "$RFS/bin/persona-vchan" "$VCHAN_SRC" ||
+		die "cannot build persona-vchan"
+fi
+
 # /sbin is a link to /bin in this tree; busybox's own init goes.
 rm -f "$RFS/bin/init"
 cat >"$RFS/bin/init" <<'EOF'
@@ -317,6 +336,13 @@ hvf=$(klog 's/.*Hyper-V: privilege flags low \(0x[0-9a-f]*\).*hints \(0x[0-9a-f]
 
 fact vcpus "$(grep -c '^processor' /proc/cpuinfo)"
 fact cpus_online "$(cat /sys/devices/system/cpu/online)"
+
+# The two-guest exchange (scripts/vchan-check.sh): the host writes this
+# guest's part to the console.
+if grep -q 'persona\.vchan=1' /proc/cmdline; then
+	persona-vchan </dev/console
+	fact vchan_exit "$?"
+fi
 
 # The root file system: which device the initramfs found, and that it
 # takes a write that survives a sync.

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * persona_vchan: the guest side of the two-guest exchange (scripts/
+ * vchan-check.sh), run by the demo guest's init when its command line
+ * says persona.vchan=1.  A static program for unmodified Linux guests: it
+ * uses only the Xen drivers' device files, /dev/xen/gntalloc,
+ * /dev/xen/evtchn and /dev/xen/gntdev.
+ *
+ * It reads one command from its standard input (the console, which the
+ * host writes to) and prints "PERSONA-FACT key=value" lines:
+ *
+ *   offer PEER            grant a page to domain PEER (filled with
+ *                         pattern A) and offer it an event channel port;
+ *                         print "PERSONA-VCHAN offer REF PORT"; wait for
+ *                         the peer's notification, check that the peer
+ *                         wrote pattern B into the second half of the
+ *                         page, notify back, then echo every further
+ *                         notification until the peer's last one.
+ *   bind PEER REF PORT    bind to PEER's PORT, copy its page REF (pattern
+ *                         A must arrive), copy pattern B into its second
+ *                         half, notify, wait for the answer; then time
+ *                         notification round trips and grant copy
+ *                         throughput, and notify the peer that it is done;
+ *                         then wait for the peer's grant to end (its
+ *                         program exits: GNTST_general_error) and its VM
+ *                         to go (GNTST_bad_domain), and notify once more
+ *                         (an unbound port: the event is dropped).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE		4096
+#define RTT_ROUNDS	2000
+#define WAIT_MS		120000
+
+/* The drivers' ABI (Linux include/uapi/xen/). */
+struct gntalloc_alloc {
+	uint16_t domid;
+	uint16_t flags;
+	uint32_t count;
+	uint64_t index;
+	uint32_t gref_ids[1];
+};
+
+#define GNTALLOC_FLAG_WRITABLE		1
+#define IOCTL_GNTALLOC_ALLOC_GREF	_IOC(_IOC_NONE, 'G', 5, sizeof(struct gntalloc_alloc))
+
+struct evtchn_bind_interdomain {
+	unsigned int remote_domain, remote_port;
+};
+
+struct evtchn_bind_unbound {
+	unsigned int remote_domain;
+};
+
+struct evtchn_notify {
+	unsigned int port;
+};
+
+#define IOCTL_EVTCHN_BIND_INTERDOMAIN	_IOC(_IOC_NONE, 'E', 1, sizeof(struct evtchn_bind_interdomain))
+#define IOCTL_EVTCHN_BIND_UNBOUND_PORT	_IOC(_IOC_NONE, 'E', 2, sizeof(struct evtchn_bind_unbound))
+#define IOCTL_EVTCHN_NOTIFY		_IOC(_IOC_NONE, 'E', 4, sizeof(struct evtchn_notify))
+
+struct copy_seg {
+	union {
+		void *virt;
+		struct {
+			uint32_t ref;
+			uint16_t offset;
+			uint16_t domid;
+		} foreign;
+	} source, dest;
+	uint16_t len;
+	uint16_t flags;
+	int16_t status;
+};
+
+struct grant_copy {
+	unsigned int count;
+	struct copy_seg *segments;
+};
+
+#define GNTCOPY_source_gref		1
+#define GNTCOPY_dest_gref		2
+#define IOCTL_GNTDEV_GRANT_COPY		_IOC(_IOC_NONE, 'G', 8, sizeof(struct grant_copy))
+
+static int evtchn_fd;
+
+static void fact(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fact(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("PERSONA-FACT %s=", key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void fail(const char *what)
+{
+	fact("vchan", "fail %s: %s", what, strerror(errno));
+	exit(1);
+}
+
+static uint8_t pattern(int b, unsigned int i)
+{
+	return b ? (uint8_t)(i * 13 + 0x5b) : (uint8_t)(i * 7 + 0xa5);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void notify(unsigned int port)
+{
+	struct evtchn_notify n = { .port = port };
+
+	if (ioctl(evtchn_fd, IOCTL_EVTCHN_NOTIFY, &n))
+		fail("notify");
+}
+
+/* Wait for an event on @port: 0, or -1 after WAIT_MS. */
+static int wait_event(unsigned int port)
+{
+	struct pollfd p = { .fd = evtchn_fd, .events = POLLIN };
+	uint32_t got;
+
+	for (;;) {
+		if (poll(&p, 1, WAIT_MS) <= 0)
+			return -1;
+		if (read(evtchn_fd, &got, sizeof(got)) != sizeof(got))
+			fail("read evtchn");
+		/* The driver masked it: unmask. */
+		if (write(evtchn_fd, &got, sizeof(got)) != sizeof(got))
+			fail("unmask evtchn");
+		if (got == port)
+			return 0;
+	}
+}
+
+static int grant_copy(int gntdev, struct copy_seg *seg, unsigned int n)
+{
+	struct grant_copy c = { .count = n, .segments = seg };
+	unsigned int i;
+
+	if (ioctl(gntdev, IOCTL_GNTDEV_GRANT_COPY, &c))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (seg[i].status)
+			return seg[i].status;
+	return 0;
+}
+
+static int offer(unsigned int peer)
+{
+	struct gntalloc_alloc a = {
+		.domid = peer, .flags = GNTALLOC_FLAG_WRITABLE, .count = 1,
+	};
+	struct evtchn_bind_unbound u = { .remote_domain = peer };
+	unsigned int i, echoed = 0;
+	int gntalloc, port, ok;
+	uint8_t *page;
+
+	gntalloc = open("/dev/xen/gntalloc", O_RDWR);
+	if (gntalloc < 0)
+		fail("open gntalloc");
+	if (ioctl(gntalloc, IOCTL_GNTALLOC_ALLOC_GREF, &a))
+		fail("gntalloc");
+	page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gntalloc,
+		    a.index);
+	if (page == MAP_FAILED)
+		fail("mmap gntalloc");
+	for (i = 0; i < PAGE; i++)
+		page[i] = pattern(0, i);
+	port = ioctl(evtchn_fd, IOCTL_EVTCHN_BIND_UNBOUND_PORT, &u);
+	if (port < 0)
+		fail("bind unbound port");
+	printf("PERSONA-VCHAN offer %u %d\n", a.gref_ids[0], port);
+	fflush(stdout);
+
+	if (wait_event(port)) {
+		fact("vchan", "fail no notification from the peer");
+		return 1;
+	}
+	ok = 1;
+	for (i = PAGE / 2; i < PAGE; i++)
+		ok &= page[i] == pattern(1, i);
+	fact("vchan_rx_data", ok ? "ok" : "fail");
+	fact("vchan_rx_notify", "ok");
+	notify(port);
+
+	/* Echo the round trips, then the last one says done. */
+	while (echoed <= RTT_ROUNDS && !wait_event(port)) {
+		if (echoed < RTT_ROUNDS)
+			notify(port);
+		echoed++;
+	}
+	fact("vchan_echoed", "%u", echoed);
+	return !ok;
+}
+
+static int bind(unsigned int peer, unsigned int ref, unsigned int rport)
+{
+	struct evtchn_bind_interdomain b = {
+		.remote_domain = peer, .remote_port = rport,
+	};
+	static uint8_t buf[64][PAGE];
+	struct copy_seg seg[64];
+	unsigned int i, n;
+	double t0, t1;
+	int gntdev, port, ok, r;
+	uint64_t bytes = 0;
+
+	gntdev = open("/dev/xen/gntdev", O_RDWR);
+	if (gntdev < 0)
+		fail("open gntdev");
+	port = ioctl(evtchn_fd, IOCTL_EVTCHN_BIND_INTERDOMAIN, &b);
+	if (port < 0)
+		fail("bind interdomain");
+	/* Xen raises a new interdomain port once: take that event. */
+	wait_event(port);
+
+	/* The peer's page, whole. */
+	memset(&seg[0], 0, sizeof(seg[0]));
+	seg[0].source.foreign.ref = ref;
+	seg[0].source.foreign.domid = peer;
+	seg[0].dest.virt = buf[0];
+	seg[0].len = PAGE;
+	seg[0].flags = GNTCOPY_source_gref;
+	r = grant_copy(gntdev, seg, 1);
+	ok = !r;
+	for (i = 0; ok && i < PAGE; i++)
+		ok &= buf[0][i] == pattern(0, i);
+	fact("vchan_copy_from_peer", ok ? "ok" : "fail %d", r);
+
+	/* Pattern B into its second half. */
+	for (i = 0; i < PAGE; i++)
+		buf[1][i] = pattern(1, i);
+	memset(&seg[0], 0, sizeof(seg[0]));
+	seg[0].source.virt = buf[1] + PAGE / 2;
+	seg[0].dest.foreign.ref = ref;
+	seg[0].dest.foreign.offset = PAGE / 2;
+	seg[0].dest.foreign.domid = peer;
+	seg[0].len = PAGE / 2;
+	seg[0].flags = GNTCOPY_dest_gref;
+	r = grant_copy(gntdev, seg, 1);
+	fact("vchan_copy_to_peer", r ? "fail %d" : "ok", r);
+
+	notify(port);
+	fact("vchan_notify_both_ways", wait_event(port) ? "fail" : "ok");
+
+	t0 = now_us();
+	for (i = 0; i < RTT_ROUNDS; i++) {
+		notify(port);
+		if (wait_event(port))
+			break;
+	}
+	t1 = now_us();
+	fact("vchan_rtt_us", "%.1f", i ? (t1 - t0) / i : 0.0);
+	fact("vchan_rtt_rounds", "%u", i);
+
+	/* Bulk: 64 pages a call, from the granted page, for ~1 s. */
+	for (n = 0; n < 64; n++) {
+		memset(&seg[n], 0, sizeof(seg[n]));
+		seg[n].source.foreign.ref = ref;
+		seg[n].source.foreign.domid = peer;
+		seg[n].dest.virt = buf[n];
+		seg[n].len = PAGE;
+		seg[n].flags = GNTCOPY_source_gref;
+	}
+	t0 = now_us();
+	do {
+		if (grant_copy(gntdev, seg, 64))
+			break;
+		bytes += 64 * PAGE;
+		t1 = now_us();
+	} while (t1 - t0 < 1e6);
+	fact("vchan_copy_mbps", "%.1f", bytes / (t1 - t0));
+	fact("vchan_copy_bytes", "%llu", (unsigned long long)bytes);
+
+	/* Done: the peer stops echoing, and shuts down. */
+	notify(port);
+
+	/*
+	 * Its program ends the grant when it exits (GNTST_general_error
+	 * from then on), and then its VM goes (GNTST_bad_domain); our port
+	 * stays, unbound.
+	 */
+	for (i = 0, n = 0; i < WAIT_MS / 100; i++) {
+		r = grant_copy(gntdev, seg, 1);
+		if (r && !n++)
+			fact("vchan_grant_ended", "%d", r);
+		if (r == -2)
+			break;
+		usleep(100000);
+	}
+	fact("vchan_peer_gone", "%d", r);
+	notify(port);
+	fact("vchan_notify_after_peer_gone", "ok");
+	return !ok;
+}
+
+int main(void)
+{
+	unsigned int peer, ref, port;
+	char line[128];
+
+	evtchn_fd = open("/dev/xen/evtchn", O_RDWR);
+	if (evtchn_fd < 0)
+		fail("open evtchn");
+	printf("PERSONA-VCHAN ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		fail("no command");
+	if (sscanf(line, "offer %u", &peer) == 1)
+		return offer(peer);
+	if (sscanf(line, "bind %u %u %u", &peer, &ref, &port) == 3)
+		return bind(peer, ref, port);
+	errno = EINVAL;
+	fail("bad command");
+	return 1;
+}
