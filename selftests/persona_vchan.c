@@ -27,10 +27,10 @@
  *                         (an unbound port: the event is dropped).
  */
 #include <errno.h>
+#include <linux/types.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,21 +39,28 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s16 s16;
+
 #define PAGE		4096
 #define RTT_ROUNDS	2000
 #define WAIT_MS		120000
 
 /* The drivers' ABI (Linux include/uapi/xen/). */
 struct gntalloc_alloc {
-	uint16_t domid;
-	uint16_t flags;
-	uint32_t count;
-	uint64_t index;
-	uint32_t gref_ids[1];
+	u16 domid;
+	u16 flags;
+	u32 count;
+	u64 index;
+	u32 gref_ids[1];
 };
 
 #define GNTALLOC_FLAG_WRITABLE		1
-#define IOCTL_GNTALLOC_ALLOC_GREF	_IOC(_IOC_NONE, 'G', 5, sizeof(struct gntalloc_alloc))
+#define IOCTL_GNTALLOC_ALLOC_GREF	\
+	_IOC(_IOC_NONE, 'G', 5, sizeof(struct gntalloc_alloc))
 
 struct evtchn_bind_interdomain {
 	unsigned int remote_domain, remote_port;
@@ -67,22 +74,25 @@ struct evtchn_notify {
 	unsigned int port;
 };
 
-#define IOCTL_EVTCHN_BIND_INTERDOMAIN	_IOC(_IOC_NONE, 'E', 1, sizeof(struct evtchn_bind_interdomain))
-#define IOCTL_EVTCHN_BIND_UNBOUND_PORT	_IOC(_IOC_NONE, 'E', 2, sizeof(struct evtchn_bind_unbound))
-#define IOCTL_EVTCHN_NOTIFY		_IOC(_IOC_NONE, 'E', 4, sizeof(struct evtchn_notify))
+#define IOCTL_EVTCHN_BIND_INTERDOMAIN	\
+	_IOC(_IOC_NONE, 'E', 1, sizeof(struct evtchn_bind_interdomain))
+#define IOCTL_EVTCHN_BIND_UNBOUND_PORT	\
+	_IOC(_IOC_NONE, 'E', 2, sizeof(struct evtchn_bind_unbound))
+#define IOCTL_EVTCHN_NOTIFY		\
+	_IOC(_IOC_NONE, 'E', 4, sizeof(struct evtchn_notify))
 
 struct copy_seg {
 	union {
 		void *virt;
 		struct {
-			uint32_t ref;
-			uint16_t offset;
-			uint16_t domid;
+			u32 ref;
+			u16 offset;
+			u16 domid;
 		} foreign;
 	} source, dest;
-	uint16_t len;
-	uint16_t flags;
-	int16_t status;
+	u16 len;
+	u16 flags;
+	s16 status;
 };
 
 struct grant_copy {
@@ -92,11 +102,10 @@ struct grant_copy {
 
 #define GNTCOPY_source_gref		1
 #define GNTCOPY_dest_gref		2
-#define IOCTL_GNTDEV_GRANT_COPY		_IOC(_IOC_NONE, 'G', 8, sizeof(struct grant_copy))
+#define IOCTL_GNTDEV_GRANT_COPY		\
+	_IOC(_IOC_NONE, 'G', 8, sizeof(struct grant_copy))
 
 static int evtchn_fd;
-
-static void fact(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void fact(const char *key, const char *fmt, ...)
 {
@@ -116,9 +125,9 @@ static void fail(const char *what)
 	exit(1);
 }
 
-static uint8_t pattern(int b, unsigned int i)
+static u8 pattern(int b, unsigned int i)
 {
-	return b ? (uint8_t)(i * 13 + 0x5b) : (uint8_t)(i * 7 + 0xa5);
+	return b ? (u8)(i * 13 + 0x5b) : (u8)(i * 7 + 0xa5);
 }
 
 static double now_us(void)
@@ -141,7 +150,7 @@ static void notify(unsigned int port)
 static int wait_event(unsigned int port)
 {
 	struct pollfd p = { .fd = evtchn_fd, .events = POLLIN };
-	uint32_t got;
+	u32 got;
 
 	for (;;) {
 		if (poll(&p, 1, WAIT_MS) <= 0)
@@ -169,7 +178,7 @@ static int grant_copy(int gntdev, struct copy_seg *seg, unsigned int n)
 	return 0;
 }
 
-static int offer(unsigned int peer)
+static int guest_offer(unsigned int peer)
 {
 	struct gntalloc_alloc a = {
 		.domid = peer, .flags = GNTALLOC_FLAG_WRITABLE, .count = 1,
@@ -177,7 +186,7 @@ static int offer(unsigned int peer)
 	struct evtchn_bind_unbound u = { .remote_domain = peer };
 	unsigned int i, echoed = 0;
 	int gntalloc, port, ok;
-	uint8_t *page;
+	u8 *page;
 
 	gntalloc = open("/dev/xen/gntalloc", O_RDWR);
 	if (gntalloc < 0)
@@ -217,17 +226,17 @@ static int offer(unsigned int peer)
 	return !ok;
 }
 
-static int bind(unsigned int peer, unsigned int ref, unsigned int rport)
+static int guest_bind(unsigned int peer, unsigned int ref, unsigned int rport)
 {
 	struct evtchn_bind_interdomain b = {
 		.remote_domain = peer, .remote_port = rport,
 	};
-	static uint8_t buf[64][PAGE];
+	static u8 buf[64][PAGE];
 	struct copy_seg seg[64];
 	unsigned int i, n;
 	double t0, t1;
 	int gntdev, port, ok, r;
-	uint64_t bytes = 0;
+	u64 bytes = 0;
 
 	gntdev = open("/dev/xen/gntdev", O_RDWR);
 	if (gntdev < 0)
@@ -331,9 +340,9 @@ int main(void)
 	if (!fgets(line, sizeof(line), stdin))
 		fail("no command");
 	if (sscanf(line, "offer %u", &peer) == 1)
-		return offer(peer);
+		return guest_offer(peer);
 	if (sscanf(line, "bind %u %u %u", &peer, &ref, &port) == 3)
-		return bind(peer, ref, port);
+		return guest_bind(peer, ref, port);
 	errno = EINVAL;
 	fail("bad command");
 	return 1;
