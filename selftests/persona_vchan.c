@@ -35,7 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,6 +185,131 @@ static int grant_copy(int gntdev, struct copy_seg *seg, unsigned int n)
 	return 0;
 }
 
+/*
+ * The comparison: the same two guests over TCP, through a virtio-net NIC
+ * that the host connected between the two QEMUs (a socket netdev).  Its
+ * name, "" if there is none.
+ */
+static const char *virtio_nic(void)
+{
+	static char name[256];
+	char path[320], link[320];
+	struct dirent *d;
+	DIR *dir = opendir("/sys/class/net");
+	ssize_t n;
+
+	name[0] = 0;
+	while (dir && (d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver",
+			 d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strstr(link, "virtio_net")) {
+			snprintf(name, sizeof(name), "%s", d->d_name);
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return name;
+}
+
+/* Give the virtio NIC 192.168.77.@host; false if there is none. */
+static int tcp_setup(int host)
+{
+	const char *nic = virtio_nic();
+	char cmd[640];
+
+	if (!*nic)
+		return 0;
+	snprintf(cmd, sizeof(cmd),
+		 "ip addr add 192.168.77.%d/24 dev %s && ip link set %s up",
+		 host, nic, nic);
+	return !system(cmd);
+}
+
+#define TCP_PORT	7777
+
+/* A's side: echo the round trips, then take the bulk until EOF. */
+static void tcp_server(void)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_port = htons(TCP_PORT),
+	};
+	int s, c, one = 1;
+	u64 bytes = 0;
+	char buf[65536];
+	ssize_t n;
+
+	if (!tcp_setup(1))
+		return;
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) || listen(s, 1))
+		return;
+	alarm(WAIT_MS / 1000);
+	c = accept(s, NULL, NULL);
+	if (c < 0)
+		return;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (n = 0; n < RTT_ROUNDS; n++) {
+		if (read(c, buf, 1) != 1 || write(c, buf, 1) != 1)
+			return;
+	}
+	while ((n = read(c, buf, sizeof(buf))) > 0)
+		bytes += n;
+	fact("tcp_rx_bytes", "%llu", (unsigned long long)bytes);
+}
+
+/* B's side: 2000 one-byte round trips, then a second of bulk. */
+static void tcp_client(void)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_port = htons(TCP_PORT),
+	};
+	static char buf[65536];
+	double t0, t1;
+	u64 bytes = 0;
+	int s = -1, one = 1, i;
+
+	if (!tcp_setup(2)) {
+		fact("tcp", "none");
+		return;
+	}
+	inet_pton(AF_INET, "192.168.77.1", &sa.sin_addr);
+	for (i = 0; i < 300; i++) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		if (!connect(s, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		close(s);
+		s = -1;
+		usleep(100000);
+	}
+	if (s < 0) {
+		fact("tcp", "fail connect: %s", strerror(errno));
+		return;
+	}
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	t0 = now_us();
+	for (i = 0; i < RTT_ROUNDS; i++)
+		if (write(s, buf, 1) != 1 || read(s, buf, 1) != 1)
+			break;
+	t1 = now_us();
+	fact("tcp_rtt_us", "%.1f", i ? (t1 - t0) / i : 0.0);
+	fact("tcp_rtt_rounds", "%d", i);
+	t0 = now_us();
+	do {
+		if (write(s, buf, sizeof(buf)) != sizeof(buf))
+			break;
+		bytes += sizeof(buf);
+		t1 = now_us();
+	} while (t1 - t0 < 1e6);
+	fact("tcp_mbps", "%.1f", bytes / (t1 - t0));
+	close(s);
+}
+
 static int guest_offer(unsigned int peer)
 {
 	struct gntalloc_alloc a = {
@@ -186,6 +318,7 @@ static int guest_offer(unsigned int peer)
 	struct evtchn_bind_unbound u = { .remote_domain = peer };
 	unsigned int i, echoed = 0;
 	int gntalloc, port, ok;
+	pid_t tcp_pid;
 	u8 *page;
 
 	gntalloc = open("/dev/xen/gntalloc", O_RDWR);
@@ -214,6 +347,12 @@ static int guest_offer(unsigned int peer)
 		ok &= page[i] == pattern(1, i);
 	fact("vchan_rx_data", ok ? "ok" : "fail");
 	fact("vchan_rx_notify", "ok");
+	/* The TCP comparison's server, meanwhile. */
+	tcp_pid = fork();
+	if (!tcp_pid) {
+		tcp_server();
+		_exit(0);
+	}
 	notify(port);
 
 	/* Echo the round trips, then the last one says done. */
@@ -223,6 +362,12 @@ static int guest_offer(unsigned int peer)
 		echoed++;
 	}
 	fact("vchan_echoed", "%u", echoed);
+	if (tcp_pid > 0) {
+		/* The bulk ended with the peer's close; give it a moment. */
+		sleep(2);
+		kill(tcp_pid, SIGKILL);
+		waitpid(tcp_pid, NULL, 0);
+	}
 	return !ok;
 }
 
@@ -304,6 +449,8 @@ static int guest_bind(unsigned int peer, unsigned int ref, unsigned int rport)
 	} while (t1 - t0 < 1e6);
 	fact("vchan_copy_mbps", "%.1f", bytes / (t1 - t0));
 	fact("vchan_copy_bytes", "%llu", (unsigned long long)bytes);
+
+	tcp_client();
 
 	/* Done: the peer stops echoing, and shuts down. */
 	notify(port);
