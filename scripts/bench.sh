@@ -22,6 +22,8 @@
 #   --reps N          repetitions of the microbenchmarks (default 7)
 #   --p4-reps N       rounds of P4, whose goal is the tightest (default 11)
 #   --p5-reps N       demo guest boots per host (default 5; 0 skips P5)
+#   --p6-reps N       runs of the two-guest exchange per module host
+#                     (default 3; 0 skips P6)
 #   --spin            also run the IPI ping-pong with spinning waits
 #   --target-ms MS    time of one repetition (default 300)
 #   --module FILE     the module for host A (default src/kvm-persona.ko)
@@ -44,6 +46,7 @@ cd "$ROOT"
 REPS=7
 P4_REPS=11
 P5_REPS=5
+P6_REPS=3
 SPIN=
 TARGET_MS=300
 UPDATE_DOC=
@@ -61,7 +64,7 @@ posint() { [[ $2 =~ ^[0-9]+$ ]] || { echo "bench: $1: not a number: $2" >&2; usa
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--reps|--p4-reps|--p5-reps|--target-ms|--module|--inner|--hosts)
+	--reps|--p4-reps|--p5-reps|--p6-reps|--target-ms|--module|--inner|--hosts)
 		[ $# -ge 2 ] || usage
 		case $1 in
 		--module) MODULE_A=$2 ;;
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
 		--reps) posint "$1" "$2"; REPS=$2 ;;
 		--p4-reps) posint "$1" "$2"; P4_REPS=$2 ;;
 		--p5-reps) posint "$1" "$2"; P5_REPS=$2 ;;
+		--p6-reps) posint "$1" "$2"; P6_REPS=$2 ;;
 		--target-ms) posint "$1" "$2"; TARGET_MS=$2 ;;
 		--inner) INNER=$2 ;;
 		esac
@@ -165,6 +169,9 @@ inner()
 	if [ "$P5_REPS" -gt 0 ]; then
 		p5 "$host" "$out"
 	fi
+	if [ "$P6_REPS" -gt 0 ]; then
+		p6 "$host" "$out"
+	fi
 	note "done"
 	# A benchmark that failed (not a missed goal) fails the run.
 	! grep -q '"kind":"error"' "$jsonl"
@@ -237,6 +244,43 @@ p5()
 	emit "$(series_json p5 boot_guest_s s "${guests[@]}"),\"failed\":$fails"
 }
 
+# P6: two guests talking (scripts/vchan-check.sh): notification round
+# trips and grant copy through kvm-persona, beside the same guests over
+# TCP through a virtio-net pair, measured in the same run.  Only where the
+# module runs: upstream KVM and QEMU serve one domain per VM (B).
+p6()
+{
+	local host=$1 out=$2 i line
+	local vr=() tr=() vc=() tc=()
+	if [ "$host" = B ]; then
+		emit '"kind":"pending","bench":"p6","reason":"upstream KVM with QEMU serves one domain per VM: no event channels or grants between VMs"'
+		return 0
+	fi
+	for i in $(seq 1 "$P6_REPS"); do
+		note "P6 run $i/$P6_REPS"
+		scripts/vchan-check.sh --image "$ROOT/$GUEST_IMAGE" \
+			>"$out/p6.$i.log" 2>&1 || true
+		line=$(grep -a '^# PERSONA-BENCH ' "$out/p6.$i.log" | tail -n 1) || true
+		v() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+		if [ -z "$(v vchan_rtt_us)" ] || [ -z "$(v tcp_rtt_us)" ] ||
+		   [ -z "$(v vchan_copy_mbps)" ] || [ -z "$(v tcp_mbps)" ]; then
+			note "  run $i: no usable figure (see p6.$i.log)"
+			continue
+		fi
+		vr+=("$(v vchan_rtt_us)"); tr+=("$(v tcp_rtt_us)")
+		vc+=("$(v vchan_copy_mbps)"); tc+=("$(v tcp_mbps)")
+		note "  run $i: $line"
+	done
+	if [ ${#vr[@]} -eq 0 ]; then
+		emit "\"kind\":\"pending\",\"bench\":\"p6\",\"reason\":\"no two-guest run completed on host $host (see p6.*.log)\""
+		return 0
+	fi
+	emit "$(series_json p6 vchan_rtt_us us "${vr[@]}")"
+	emit "$(series_json p6 tcp_rtt_us us "${tr[@]}")"
+	emit "$(series_json p6 vchan_copy_mbps MB/s "${vc[@]}")"
+	emit "$(series_json p6 tcp_mbps MB/s "${tc[@]}")"
+}
+
 # The JSON body of a series line: bench, variant, unit, values.
 series_json()
 {
@@ -291,19 +335,20 @@ RES=.cache/bench
 mkdir -p "$RES"
 rm -rf "$RES/A" "$RES/B" "$RES/C"
 
-# The demo guest for P5, built into a directory of our own so that other
-# users of .cache/guest do not rebuild it under us.
-if [ "$P5_REPS" -gt 0 ]; then
+# The demo guest for P5 and P6, built into a directory of our own so that
+# other users of .cache/guest do not rebuild it under us.
+if [ "$P5_REPS" -gt 0 ] || [ "$P6_REPS" -gt 0 ]; then
 	if [ -x scripts/guest-image.sh ] &&
 	   scripts/guest-image.sh --out "$ROOT/$GUEST_IMAGE" >/dev/null 2>"$RES/guest-image.log"; then
 		say "demo guest image in $GUEST_IMAGE"
 	else
-		say "no demo guest image (see $RES/guest-image.log): P5 will be pending"
+		say "no demo guest image (see $RES/guest-image.log): P5 and P6 will be pending"
 		rm -f "$GUEST_IMAGE/vmlinuz"
 	fi
 fi
 
 ARGS=(--reps "$REPS" --p4-reps "$P4_REPS" --p5-reps "$P5_REPS"
+	--p6-reps "$P6_REPS"
 	--target-ms "$TARGET_MS"
 	--module "$MODULE_A")
 [ -z "$SPIN" ] || ARGS+=(--spin)
@@ -490,6 +535,19 @@ function table(X, title,    key, a, bb, r, f, n4, lp, lv, i, why, states) {
 		row("P5", "Xen guest boot to userspace, " X "/B", "pending", "", "<=1.0", "pending: " why)
 	}
 
+	# P6: same run, same guests; B cannot do it at all.
+	a = med[X "|p6|vchan_rtt_us|"]; bb = med[X "|p6|tcp_rtt_us|"]
+	if (a != "" && bb != "") {
+		row("P6", "evtchn notify RTT / TCP RTT, two guests", fmt(a / bb), "-", "<=1.0",
+		    vle(a / bb, "", 1.0) sprintf(" (%.0f us vs %.0f us; B: one domain per VM)", a, bb))
+		a = med[X "|p6|tcp_mbps|"]; bb = med[X "|p6|vchan_copy_mbps|"]
+		row("P6c", "TCP MB/s / grant copy MB/s, two guests", fmt(bb ? a / bb : ""), "-", "<=1.0",
+		    vle(bb ? a / bb : "", "", 1.0) sprintf(" (%.1f vs %.1f MB/s)", a, bb))
+	} else {
+		why = pending[X "|p6"] != "" ? pending[X "|p6"] : "not run"
+		row("P6", "evtchn notify RTT / TCP RTT, two guests", "pending", "-", "<=1.0", "pending: " why)
+	}
+
 	# Memory
 	if (mem_vm[X] != "") {
 		row("MEM", "kernel memory per Xen VM, bytes", sprintf("%.0f", mem_vm[X]),
@@ -551,6 +609,7 @@ DURATION=$((SECONDS - T0))
 	printf '  "reps": %d,\n' "$REPS"
 	printf '  "p4_reps": %d,\n' "$P4_REPS"
 	printf '  "p5_reps": %d,\n' "$P5_REPS"
+	printf '  "p6_reps": %d,\n' "$P6_REPS"
 	printf '  "hosts": {"A": "%s + kvm-persona", "B": "%s, upstream in-kernel Xen", "C": "%s without CONFIG_KVM_XEN + kvm-persona"},\n' \
 		"${KVER:-?}" "${ANCHOR_KVER:-?}" "${C_KVER:-not run}"
 	printf '  "caveat": "L1 test hosts run under QEMU TCG (-cpu max, emulated AMD SVM with nested paging); the guests run on that nested KVM. Only ratios within one host boot are meaningful; A/B comparisons of absolute figures compare two boots.",\n'
