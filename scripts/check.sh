@@ -189,14 +189,15 @@ step "guest image in its three personalities"
 # tests are named $1.MODE.*; the rest are guest-check.sh's options.
 # TESTHOST_ARGS: testhost.sh's own options (another kernel).
 TESTHOST_ARGS=()
-guest_check_run()
+# One KTAP script in a test host: SCRIPT TIMEOUT NAME ARGS..., its tests
+# named NAME.*, numbered on from ours.
+testhost_script_run()
 {
-	local name=$1 log rc
-	shift
+	local script=$1 timeout=$2 name=$3 log rc
+	shift 3
 	log=$(mktemp)
-	scripts/testhost.sh "${TESTHOST_ARGS[@]}" --timeout 1500 -- \
-		scripts/guest-check.sh --name "$name" "$@" --attempts 1 \
-		--no-plan --start $((N + 1)) |
+	scripts/testhost.sh "${TESTHOST_ARGS[@]}" --timeout "$timeout" -- \
+		"$script" --name "$name" "$@" --no-plan --start $((N + 1)) |
 		tee "$log"
 	rc=${PIPESTATUS[0]}
 	absorb_summary "$log" || not_ok "${name}_check_ran"
@@ -205,6 +206,12 @@ guest_check_run()
 	*) not_ok "${name}_check_clean_kernel_log # harness status $rc" ;;
 	esac
 	rm -f "$log"
+}
+guest_check_run()
+{
+	local name=$1
+	shift
+	testhost_script_run scripts/guest-check.sh 1500 "$name" "$@" --attempts 1
 }
 # One boot per mode, no retry: a boot that does not complete is a failure
 # (the nested-SVM flaw that used to make boots fail now and then is fixed
@@ -216,20 +223,9 @@ step "two Xen guests talking: event channels and grant copy between VMs"
 # scripts/vchan-check.sh, tests named $1.*; the rest are its options.
 vchan_check_run()
 {
-	local name=$1 log rc
+	local name=$1
 	shift
-	log=$(mktemp)
-	scripts/testhost.sh "${TESTHOST_ARGS[@]}" --timeout 1200 -- \
-		scripts/vchan-check.sh --name "$name" "$@" \
-		--no-plan --start $((N + 1)) |
-		tee "$log"
-	rc=${PIPESTATUS[0]}
-	absorb_summary "$log" || not_ok "${name}_check_ran"
-	case $rc in
-	0|1) ;;
-	*) not_ok "${name}_check_clean_kernel_log # harness status $rc" ;;
-	esac
-	rm -f "$log"
+	testhost_script_run scripts/vchan-check.sh 1200 "$name" "$@"
 }
 vchan_check_run vchan
 

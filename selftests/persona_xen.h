@@ -204,6 +204,95 @@ static_assert(sizeof(struct xen_runstate32) == XEN_RUNSTATE32_SIZE,
 	      "compat runstate");
 static_assert(sizeof(struct xen_sched_poll) == 24, "sched_poll");
 
+/* ---- Domains: kvm-persona's interdomain extension (abi.rst) ------------- */
+
+#define KVM_XEN_ATTR_TYPE_PERSONA_DOMID	0x7f00
+#define DOMID_SELF		0x7ff0
+#define DOMID_QEMU		0	/* QEMU's backends' side */
+
+#define XEN_HC_memory_op	12
+#define XEN_HC_grant_table_op	20
+#define XENMEM_add_to_physmap	7
+#define XENMEM_remove_from_physmap	15
+#define XENMAPSPACE_grant_table	1
+#define SHUTDOWN_soft_reset	5
+
+#define EVTCHNOP_bind_interdomain	0
+#define EVTCHNOP_close		3
+#define EVTCHNOP_status		5
+#define EVTCHNOP_alloc_unbound	6
+#define EVTCHNOP_bind_vcpu	8
+#define EVTCHNOP_reset		10
+
+#define GNTTABOP_copy		5
+#define GNTCOPY_source_gref	1
+#define GNTCOPY_dest_gref	2
+#define GTF_permit_access	1
+#define GTF_readonly		BIT(2)
+#define GTF_reading		BIT(3)
+#define GTF_writing		BIT(4)
+#define GNTST_okay		0
+#define GNTST_general_error	-1
+#define GNTST_bad_domain	-2
+#define GNTST_bad_gntref	-3
+#define GNTST_permission_denied	-8
+#define GNTST_bad_page		-9
+#define GNTST_bad_copy_arg	-10
+
+struct xen_alloc_unbound {
+	u16 dom, remote_dom;
+	u32 port;
+};
+
+struct xen_bind_interdomain {
+	u16 remote_dom;
+	u32 remote_port;
+	u32 local_port;
+};
+
+struct xen_grant_entry {
+	u16 flags;
+	u16 domid;
+	u32 frame;
+};
+
+struct xen_copy_ptr {
+	u64 u;		/* grant reference or frame number */
+	u16 domid;
+	u16 offset;
+};
+
+struct xen_gnttab_copy {
+	struct xen_copy_ptr source, dest;
+	u16 len;
+	u16 flags;
+	s16 status;
+};
+
+static_assert(sizeof(struct xen_alloc_unbound) == 8, "alloc_unbound");
+static_assert(sizeof(struct xen_bind_interdomain) == 12, "bind_interdomain");
+static_assert(sizeof(struct xen_gnttab_copy) == 40, "gnttab_copy");
+
+/* The VM's domain ID (0 without Xen state): 0 or -errno. */
+static inline int xen_domid_get(struct kvm_vm *vm, u64 *id)
+{
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_PERSONA_DOMID };
+	int r;
+
+	a.u.pad[0] = 0x5a5a;
+	r = xen_get_attr(vm, &a);
+	*id = a.u.pad[0];
+	return r;
+}
+
+static inline int xen_domid_set(struct kvm_vm *vm, u64 id)
+{
+	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_PERSONA_DOMID };
+
+	a.u.pad[0] = id;
+	return xen_set_attr(vm, &a);
+}
+
 /* ---- Guest memory used by these tests ----------------------------------- */
 
 /*

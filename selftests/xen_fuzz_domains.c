@@ -28,25 +28,7 @@
 
 #define DOM_SLOTS		3
 #define DOM_VCPUS		2
-#define XEN_HC_memory_op	12
-#define XEN_HC_grant_table_op	20
-
-#define EVTCHNOP_bind_interdomain	0
-#define EVTCHNOP_close		3
-#define EVTCHNOP_status		5
-#define EVTCHNOP_alloc_unbound	6
-#define EVTCHNOP_bind_vcpu	8
-#define EVTCHNOP_reset		10
-#define DOMID_SELF		0x7ff0
-#define DOMID_QEMU		0
-#define ATTR_DOMID		0x7f00
-
-#define GNTTABOP_copy		5
-#define GTF_permit_access	1
-#define GTF_readonly		BIT(2)
-#define GNTST_okay		0
-#define GNTST_bad_domain	-2
-#define GNTST_general_error	-1
+#define ATTR_DOMID		KVM_XEN_ATTR_TYPE_PERSONA_DOMID
 
 /*
  * Region pages (persona_xen.h): 0 shared_info, 3 arguments (vCPU i at
@@ -60,36 +42,6 @@
 #define RO_GPA		(XR_GPA + 0x7000)
 #define RW_GPA		(XR_GPA + 0x2000)
 #define NR_REFS		16	/* 0-7 read-only, 8-15 writable */
-
-struct alloc_unbound {
-	u16 dom, remote_dom;
-	u32 port;
-};
-
-struct bind_interdomain {
-	u16 remote_dom;
-	u32 remote_port;
-	u32 local_port;
-};
-
-struct grant_entry {
-	u16 flags;
-	u16 domid;
-	u32 frame;
-};
-
-struct copy_ptr {
-	u64 u;
-	u16 domid;
-	u16 offset;
-};
-
-struct gnttab_copy {
-	struct copy_ptr source, dest;
-	u16 len;
-	u16 flags;
-	s16 status;
-};
 
 struct dvm {
 	struct xvm x;
@@ -168,7 +120,7 @@ static void *q_arg(struct dvm *d, u64 gva, size_t len)
 
 static s64 q_evtchn(struct dvm *d, u64 cmd, u64 gva)
 {
-	struct alloc_unbound *a = q_arg(d, gva, sizeof(*a));
+	struct xen_alloc_unbound *a = q_arg(d, gva, sizeof(*a));
 	u32 *port = q_arg(d, gva, 4);
 	u32 p;
 
@@ -286,7 +238,7 @@ static void dom_evtchn_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 	memset(arg, 0, 64);
 	switch (fz_below(r, 8)) {
 	case 0: {
-		struct alloc_unbound *a = (void *)arg;
+		struct xen_alloc_unbound *a = (void *)arg;
 
 		cmd = EVTCHNOP_alloc_unbound;
 		a->dom = fz_chance(r, 95) ? DOMID_SELF : dom_pick_id(r);
@@ -294,7 +246,7 @@ static void dom_evtchn_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 		break;
 	}
 	case 1: {
-		struct bind_interdomain *b = (void *)arg;
+		struct xen_bind_interdomain *b = (void *)arg;
 		struct dvm *o = &dom[fz_below(r, DOM_SLOTS)];
 
 		cmd = EVTCHNOP_bind_interdomain;
@@ -343,7 +295,7 @@ static void dom_evtchn_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 	if (res)
 		return;
 	if (cmd == EVTCHNOP_alloc_unbound) {
-		struct alloc_unbound *a = (void *)arg;
+		struct xen_alloc_unbound *a = (void *)arg;
 
 			/* (Another vCPU may have closed it since: no model check.) */
 		if (!a->port || a->port >= XEN_NR_PORTS_64)
@@ -352,7 +304,7 @@ static void dom_evtchn_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 		d->offers[k][1] = a->remote_dom;
 		WRITE_ONCE(d->offers[k][0], a->port);
 	} else if (cmd == EVTCHNOP_bind_interdomain) {
-		struct bind_interdomain *b = (void *)arg;
+		struct xen_bind_interdomain *b = (void *)arg;
 
 		if (!b->local_port || b->local_port >= XEN_NR_PORTS_64)
 			fz_fail("bind_interdomain gave port %u", b->local_port);
@@ -363,7 +315,7 @@ static void dom_evtchn_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 
 static void dom_copy_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 {
-	struct gnttab_copy *op = xr(&d->x, OPS_GPA + i * 0x400);
+	struct xen_gnttab_copy *op = xr(&d->x, OPS_GPA + i * 0x400);
 	unsigned int slot = fz_below(r, DOM_SLOTS);
 	struct dvm *g = &dom[slot];
 	bool pinned = fz_chance(r, 50), strict = false, rd;
@@ -385,14 +337,14 @@ static void dom_copy_op(struct fz_rng *r, struct dvm *d, unsigned int i)
 	op->status = 0x55;
 	if (rd) {
 		op->flags = 1;
-		op->source = (struct copy_ptr){ ref, gid, fz_below(r, 4096) };
-		op->dest = (struct copy_ptr){ LOCAL_GPA(i) >> 12, DOMID_SELF,
+		op->source = (struct xen_copy_ptr){ ref, gid, fz_below(r, 4096) };
+		op->dest = (struct xen_copy_ptr){ LOCAL_GPA(i) >> 12, DOMID_SELF,
 					      fz_below(r, 4096) };
 	} else {
 		op->flags = 2;
-		op->source = (struct copy_ptr){ LOCAL_GPA(i) >> 12, DOMID_SELF,
+		op->source = (struct xen_copy_ptr){ LOCAL_GPA(i) >> 12, DOMID_SELF,
 						fz_below(r, 4096) };
-		op->dest = (struct copy_ptr){ ref, gid, fz_below(r, 4096) };
+		op->dest = (struct xen_copy_ptr){ ref, gid, fz_below(r, 4096) };
 	}
 	if (fz_chance(r, 5))
 		op->flags ^= fz_below(r, 4);
@@ -472,7 +424,7 @@ static void dom_create(struct __test_metadata *_metadata, struct dvm *d,
 		       struct fz_rng *r, u64 stream)
 {
 	struct kvm_xen_hvm_attr a = { .type = ATTR_DOMID };
-	struct grant_entry *ge;
+	struct xen_grant_entry *ge;
 	unsigned int i, k;
 	u64 *xatp;
 
@@ -493,7 +445,7 @@ static void dom_create(struct __test_metadata *_metadata, struct dvm *d,
 	for (k = 0; k < NR_REFS; k++) {
 		d->grantee[k] = fz_chance(r, 80) ?
 			READ_ONCE(dom[fz_below(r, DOM_SLOTS)].id) : d->id;
-		ge[k] = (struct grant_entry){
+		ge[k] = (struct xen_grant_entry){
 			.flags = GTF_permit_access | (k < 8 ? GTF_readonly : 0),
 			.domid = d->grantee[k],
 			.frame = (k < 8 ? RO_GPA : RW_GPA) >> 12,

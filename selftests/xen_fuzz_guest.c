@@ -125,9 +125,6 @@ static inline u32 fz_port_irqfd(u32 i)
 
 /* ---- Xen ABI bits not in persona_xen.h ---------------------------------- */
 
-#define XEN_HC_memory_op		12
-#define XEN_HC_grant_table_op		20
-#define GNTTABOP_copy			5
 #define XEN_HC_physdev_op		33
 #define XEN_HC_hvm_op			34
 #define FZ_VCPUOP_register_runstate	5

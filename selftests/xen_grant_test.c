@@ -15,32 +15,6 @@
 
 #include "persona_xen.h"
 
-#define XEN_HC_memory_op	12
-#define XEN_HC_grant_table_op	20
-#define XENMEM_add_to_physmap	7
-#define XENMEM_remove_from_physmap	15
-#define SHUTDOWN_soft_reset	5
-#define XENMAPSPACE_grant_table	1
-#define GNTTABOP_copy		5
-#define GNTCOPY_source_gref	1
-#define GNTCOPY_dest_gref	2
-
-#define GTF_permit_access	1
-#define GTF_readonly		BIT(2)
-#define GTF_reading		BIT(3)
-#define GTF_writing		BIT(4)
-
-#define GNTST_okay		0
-#define GNTST_general_error	-1
-#define GNTST_bad_domain	-2
-#define GNTST_bad_gntref	-3
-#define GNTST_permission_denied	-8
-#define GNTST_bad_page		-9
-#define GNTST_bad_copy_arg	-10
-
-#define DOMID_SELF		0x7ff0
-#define KVM_XEN_ATTR_TYPE_PERSONA_DOMID	0x7f00
-
 /* The granter's pages: its grant frame 0 and the page it grants. */
 #define GRANT_FRAME_GPA		(XR_GPA + 0x6000)
 #define DATA_GPA		(XR_GPA + 0x7000)
@@ -56,27 +30,7 @@ struct xatp {
 	u64 gpfn;
 };
 
-struct grant_entry {
-	u16 flags;
-	u16 domid;
-	u32 frame;
-};
-
-struct copy_ptr {
-	u64 u;		/* ref or gmfn */
-	u16 domid;
-	u16 offset;
-};
-
-struct gnttab_copy {
-	struct copy_ptr source, dest;
-	u16 len;
-	u16 flags;
-	s16 status;
-};
-
 static_assert(sizeof(struct xatp) == 24, "xen_add_to_physmap");
-static_assert(sizeof(struct gnttab_copy) == 40, "gnttab_copy");
 
 static u16 __domid(struct __test_metadata *_metadata, struct kvm_vm *vm)
 {
@@ -124,30 +78,30 @@ static void __place_frame(struct __test_metadata *_metadata, struct xvm *x)
 
 #define place_frame(x) __place_frame(_metadata, x)
 
-static struct grant_entry *entry(struct xvm *x, u32 ref)
+static struct xen_grant_entry *entry(struct xvm *x, u32 ref)
 {
-	return (struct grant_entry *)xr(x, GRANT_FRAME_GPA) + ref;
+	return (struct xen_grant_entry *)xr(x, GRANT_FRAME_GPA) + ref;
 }
 
 static void grant(struct xvm *x, u32 ref, u16 grantee, u16 flags)
 {
-	*entry(x, ref) = (struct grant_entry){
+	*entry(x, ref) = (struct xen_grant_entry){
 		.flags = GTF_permit_access | flags,
 		.domid = grantee,
 		.frame = DATA_GPA >> 12,
 	};
 }
 
-static struct gnttab_copy *op(struct xvm *x, unsigned int i)
+static struct xen_gnttab_copy *op(struct xvm *x, unsigned int i)
 {
-	return (struct gnttab_copy *)arg_hva(x, OPS_OFF) + i;
+	return (struct xen_gnttab_copy *)arg_hva(x, OPS_OFF) + i;
 }
 
 /* Copy from the granter's @ref into the copier's LOCAL page. */
 static void put_read(struct xvm *x, unsigned int i, u16 granter, u32 ref,
 		     u16 soff, u16 doff, u16 len)
 {
-	*op(x, i) = (struct gnttab_copy){
+	*op(x, i) = (struct xen_gnttab_copy){
 		.source = { .u = ref, .domid = granter, .offset = soff },
 		.dest = { .u = LOCAL_GPA >> 12, .domid = DOMID_SELF,
 			  .offset = doff },
@@ -159,7 +113,7 @@ static void put_read(struct xvm *x, unsigned int i, u16 granter, u32 ref,
 static void put_write(struct xvm *x, unsigned int i, u16 granter, u32 ref,
 		      u16 soff, u16 doff, u16 len)
 {
-	*op(x, i) = (struct gnttab_copy){
+	*op(x, i) = (struct xen_gnttab_copy){
 		.source = { .u = LOCAL_GPA >> 12, .domid = DOMID_SELF,
 			    .offset = soff },
 		.dest = { .u = ref, .domid = granter, .offset = doff },
@@ -267,7 +221,7 @@ TEST_F(gnt, copy_to_grant)
 /* Every refusal, with Xen's status, and nothing copied. */
 TEST_F(gnt, errors)
 {
-	struct gnttab_copy *o = op(&self->b, 0);
+	struct xen_gnttab_copy *o = op(&self->b, 0);
 
 	if (!self->b.vm)
 		return;

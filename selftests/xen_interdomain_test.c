@@ -17,31 +17,8 @@
 
 #include "persona_xen.h"
 
-#define EVTCHNOP_bind_interdomain	0
-#define EVTCHNOP_close			3
-#define EVTCHNOP_status			5
-#define EVTCHNOP_alloc_unbound		6
-#define EVTCHNOP_bind_vcpu		8
-#define EVTCHNOP_reset			10
-#define SHUTDOWN_soft_reset		5
-
-#define DOMID_SELF		0x7ff0
-#define DOMID_QEMU		0
 #define XEN_EINVAL		22
 #define XEN_EFAULT		14
-
-#define KVM_XEN_ATTR_TYPE_PERSONA_DOMID	0x7f00
-
-struct alloc_unbound {
-	u16 dom, remote_dom;
-	u32 port;
-};
-
-struct bind_interdomain {
-	u16 remote_dom;
-	u32 remote_port;
-	u32 local_port;
-};
 
 struct evtchn_status {
 	u16 dom;
@@ -57,8 +34,6 @@ struct evtchn_status {
 	} u;
 };
 
-static_assert(sizeof(struct alloc_unbound) == 8, "alloc_unbound");
-static_assert(sizeof(struct bind_interdomain) == 12, "bind_interdomain");
 static_assert(sizeof(struct evtchn_status) == 24, "evtchn_status");
 
 /* Argument offsets: one area per operation, so none clobbers another. */
@@ -69,25 +44,6 @@ static_assert(sizeof(struct evtchn_status) == 24, "evtchn_status");
 #define OFF_STATUS	0x400
 #define OFF_VCPU	0x500
 #define OFF_RESET	0x600
-
-static int domid_get(struct kvm_vm *vm, u64 *id)
-{
-	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_PERSONA_DOMID };
-	int r;
-
-	a.u.pad[0] = 0x5a5a;
-	r = xen_get_attr(vm, &a);
-	*id = a.u.pad[0];
-	return r;
-}
-
-static int domid_set(struct kvm_vm *vm, u64 id)
-{
-	struct kvm_xen_hvm_attr a = { .type = KVM_XEN_ATTR_TYPE_PERSONA_DOMID };
-
-	a.u.pad[0] = id;
-	return xen_set_attr(vm, &a);
-}
 
 struct unpriv {
 	struct kvm_vm *vm;
@@ -110,11 +66,11 @@ static void *unpriv_thread(void *arg)
 	d[0].effective &= ~(1u << CAP_SYS_ADMIN);
 	if (syscall(SYS_capset, &h, d))
 		return NULL;
-	u->r = domid_set(u->vm, u->id);
+	u->r = xen_domid_set(u->vm, u->id);
 	return NULL;
 }
 
-/* domid_set() without CAP_SYS_ADMIN: 0 or -errno. */
+/* xen_domid_set() without CAP_SYS_ADMIN: 0 or -errno. */
 static int domid_set_unprivileged(struct kvm_vm *vm, u64 id)
 {
 	struct unpriv u = { .vm = vm, .id = id };
@@ -136,7 +92,7 @@ static bool __idc_missing(struct __test_metadata *_metadata)
 	if (xen_missing(CAPS_EVTCHN))
 		return true;
 	vm = vm_create_barebones();
-	r = domid_get(vm, &id);
+	r = xen_domid_get(vm, &id);
 	kvm_vm_free(vm);
 	if (r == -ENOENT)
 		SKIP(return true, "no domain IDs: not kvm-persona");
@@ -150,7 +106,7 @@ static u16 domid(struct __test_metadata *_metadata, struct xvm *x)
 {
 	u64 id;
 
-	ASSERT_EQ(0, domid_get(x->vm, &id));
+	ASSERT_EQ(0, xen_domid_get(x->vm, &id));
 	return id;
 }
 
@@ -189,7 +145,7 @@ static s64 __vmm_alloc(struct __test_metadata *_metadata, struct xvm *x,
 		       unsigned int i, struct kvm_xen_exit *e, u64 off,
 		       u32 port, s64 err)
 {
-	struct alloc_unbound *a = arg_hva(x, off);
+	struct xen_alloc_unbound *a = arg_hva(x, off);
 
 	ASSERT_EQ(EVTCHNOP_alloc_unbound, e->u.hcall.params[0]);
 	ASSERT_EQ(DOMID_SELF, a->dom);
@@ -206,10 +162,10 @@ static s64 __vmm_alloc(struct __test_metadata *_metadata, struct xvm *x,
 static u32 __alloc_unbound(struct __test_metadata *_metadata, struct xvm *x,
 			   unsigned int i, u16 remote, u32 port)
 {
-	struct alloc_unbound *a = arg_hva(x, OFF_ALLOC);
+	struct xen_alloc_unbound *a = arg_hva(x, OFF_ALLOC);
 	struct kvm_xen_exit *e;
 
-	*a = (struct alloc_unbound){ .dom = DOMID_SELF, .remote_dom = remote };
+	*a = (struct xen_alloc_unbound){ .dom = DOMID_SELF, .remote_dom = remote };
 	e = hc_exit(x, i, EVTCHNOP_alloc_unbound, OFF_ALLOC);
 	ASSERT_EQ(0, vmm_alloc(x, i, e, OFF_ALLOC, port, 0));
 	/* The guest's own argument is back, with the port. */
@@ -224,7 +180,7 @@ static u32 __alloc_unbound(struct __test_metadata *_metadata, struct xvm *x,
 
 static void put_bind(struct xvm *x, u16 remote, u32 rport)
 {
-	struct bind_interdomain *b = arg_hva(x, OFF_BIND);
+	struct xen_bind_interdomain *b = arg_hva(x, OFF_BIND);
 
 	memset(b, 0, sizeof(*b));
 	b->remote_dom = remote;
@@ -236,7 +192,7 @@ static void put_bind(struct xvm *x, u16 remote, u32 rport)
 static void __bind(struct __test_metadata *_metadata, struct xvm *x,
 		   unsigned int i, u16 remote, u32 rport, u32 port)
 {
-	struct bind_interdomain *b = arg_hva(x, OFF_BIND);
+	struct xen_bind_interdomain *b = arg_hva(x, OFF_BIND);
 	struct kvm_xen_exit *e;
 
 	put_bind(x, remote, rport);
@@ -367,7 +323,7 @@ TEST_F(two, domid_default)
 
 	/* A VM without Xen state has none. */
 	plain = vm_create_barebones();
-	ASSERT_EQ(0, domid_get(plain, &id));
+	ASSERT_EQ(0, xen_domid_get(plain, &id));
 	ASSERT_EQ(0, id);
 	kvm_vm_free(plain);
 }
@@ -377,23 +333,23 @@ TEST_F(two, domid_set)
 	if (!self->a.vm)
 		return;
 
-	ASSERT_EQ(0, domid_set(self->a.vm, 4242));
+	ASSERT_EQ(0, xen_domid_set(self->a.vm, 4242));
 	ASSERT_EQ(4242, domid(_metadata, &self->a));
-	ASSERT_EQ(-EEXIST, domid_set(self->b.vm, 4242));
-	ASSERT_EQ(-EINVAL, domid_set(self->b.vm, 0));
-	ASSERT_EQ(-EINVAL, domid_set(self->b.vm, DOMID_SELF));
-	ASSERT_EQ(-EINVAL, domid_set(self->b.vm, 1ull << 32 | 5));
+	ASSERT_EQ(-EEXIST, xen_domid_set(self->b.vm, 4242));
+	ASSERT_EQ(-EINVAL, xen_domid_set(self->b.vm, 0));
+	ASSERT_EQ(-EINVAL, xen_domid_set(self->b.vm, DOMID_SELF));
+	ASSERT_EQ(-EINVAL, xen_domid_set(self->b.vm, 1ull << 32 | 5));
 	ASSERT_EQ(self->idb, domid(_metadata, &self->b));
 	ASSERT_EQ(-EPERM, domid_set_unprivileged(self->b.vm, 4444));
 	/* The old ID is free again. */
-	ASSERT_EQ(0, domid_set(self->b.vm, self->ida));
-	ASSERT_EQ(0, domid_set(self->a.vm, 4242));
+	ASSERT_EQ(0, xen_domid_set(self->b.vm, self->ida));
+	ASSERT_EQ(0, xen_domid_set(self->a.vm, 4242));
 
 	/* Not while a port of A is bound to another domain. */
 	alloc_unbound(&self->a, 0, self->ida, 9);
-	ASSERT_EQ(-EBUSY, domid_set(self->a.vm, 4243));
+	ASSERT_EQ(-EBUSY, xen_domid_set(self->a.vm, 4243));
 	bind(&self->b, 0, 4242, 9, 11);
-	ASSERT_EQ(-EBUSY, domid_set(self->b.vm, 77));
+	ASSERT_EQ(-EBUSY, xen_domid_set(self->b.vm, 77));
 	ASSERT_BOUND(&self->a, 9, self->ida, 11);
 }
 
@@ -600,7 +556,7 @@ TEST_F(two, bind_errors)
 	put_bind(&self->b, 0x7000, 5);
 	e = hc_exit(&self->b, 0, EVTCHNOP_bind_interdomain, OFF_BIND);
 	ASSERT_EQ(EVTCHNOP_bind_interdomain, e->u.hcall.params[0]);
-	ASSERT_EQ(0x7000, ((struct bind_interdomain *)arg_hva(&self->b, OFF_BIND))->remote_dom);
+	ASSERT_EQ(0x7000, ((struct xen_bind_interdomain *)arg_hva(&self->b, OFF_BIND))->remote_dom);
 	ASSERT_EQ(-ESRCH, (s64)xfinish(&self->b, 0, -ESRCH));
 	put_bind(&self->b, DOMID_QEMU, 5);
 	e = hc_exit(&self->b, 0, EVTCHNOP_bind_interdomain, OFF_BIND);
@@ -627,14 +583,14 @@ TEST_F(two, bind_errors)
 /* The VMM's failures and a VMM that hands out a bad port. */
 TEST_F(two, vmm_errors)
 {
-	struct alloc_unbound *a = arg_hva(&self->a, OFF_ALLOC);
-	struct bind_interdomain *b = arg_hva(&self->b, OFF_BIND);
+	struct xen_alloc_unbound *a = arg_hva(&self->a, OFF_ALLOC);
+	struct xen_bind_interdomain *b = arg_hva(&self->b, OFF_BIND);
 	struct kvm_xen_exit *e;
 
 	if (!self->a.vm)
 		return;
 
-	*a = (struct alloc_unbound){ .dom = DOMID_SELF,
+	*a = (struct xen_alloc_unbound){ .dom = DOMID_SELF,
 				     .remote_dom = self->idb };
 	e = hc_exit(&self->a, 0, EVTCHNOP_alloc_unbound, OFF_ALLOC);
 	ASSERT_EQ(-28, vmm_alloc(&self->a, 0, e, OFF_ALLOC, 0, -28));
@@ -657,11 +613,11 @@ TEST_F(two, vmm_errors)
 	bind(&self->b, 0, self->ida, 5, 7);
 
 	/* Alloc for a domain that is not there, or DOMID_QEMU: the VMM's. */
-	*a = (struct alloc_unbound){ .dom = DOMID_SELF, .remote_dom = 0x7000 };
+	*a = (struct xen_alloc_unbound){ .dom = DOMID_SELF, .remote_dom = 0x7000 };
 	e = hc_exit(&self->a, 0, EVTCHNOP_alloc_unbound, OFF_ALLOC);
 	ASSERT_EQ(0x7000, a->remote_dom);
 	ASSERT_EQ(-1, (s64)xfinish(&self->a, 0, -1));
-	*a = (struct alloc_unbound){ .dom = DOMID_SELF, .remote_dom = DOMID_QEMU };
+	*a = (struct xen_alloc_unbound){ .dom = DOMID_SELF, .remote_dom = DOMID_QEMU };
 	e = hc_exit(&self->a, 0, EVTCHNOP_alloc_unbound, OFF_ALLOC);
 	ASSERT_EQ(DOMID_QEMU, a->remote_dom);
 	xfinish(&self->a, 0, 0);
@@ -716,7 +672,7 @@ TEST_F(two, binder_dies_during_bind)
 
 	/* A new VM given the old ID can take the offer. */
 	xvm_create(&c, 1, 0);
-	ASSERT_EQ(0, domid_set(c.vm, self->idb));
+	ASSERT_EQ(0, xen_domid_set(c.vm, self->idb));
 	bind(&c, 0, self->ida, 5, 3);
 	ASSERT_BOUND(&self->a, 5, self->idb, 3);
 	kvm_vm_free(c.vm);

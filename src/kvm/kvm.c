@@ -175,20 +175,26 @@ void persona_kvm_set_mp_state(struct kvm_vcpu *vcpu, u32 state)
 }
 
 /*
- * Read @len bytes at guest-virtual @gva as the guest kernel sees them,
+ * Copy @len bytes at guest-virtual @gva as the guest kernel sees them,
  * page by page so that a buffer crossing a page boundary is translated
- * correctly.  Returns 0 or -EFAULT.
+ * correctly.  Returns 0 or -EFAULT.  Writes are only ever of a
+ * hypercall's own argument, which the guest just handed us.
  */
-int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
-				unsigned int len)
+static int persona_kvm_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
+				  unsigned int len, bool write)
 {
 	unsigned int chunk;
 	gpa_t gpa;
+	int r;
 
 	while (len) {
 		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
 		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
-		if (!gpa || kvm_vcpu_read_guest(vcpu, gpa, data, chunk))
+		if (!gpa)
+			return -EFAULT;
+		r = write ? kvm_vcpu_write_guest(vcpu, gpa, data, chunk) :
+			    kvm_vcpu_read_guest(vcpu, gpa, data, chunk);
+		if (r)
 			return -EFAULT;
 		gva += chunk;
 		data += chunk;
@@ -197,27 +203,16 @@ int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
 	return 0;
 }
 
-/*
- * Write @len bytes at guest-virtual @gva, translated as the guest kernel
- * sees it, page by page.  Returns 0 or -EFAULT.  Used only for a
- * hypercall's own argument, which the guest just handed us.
- */
+int persona_kvm_read_guest_virt(struct kvm_vcpu *vcpu, u64 gva, void *data,
+				unsigned int len)
+{
+	return persona_kvm_guest_virt(vcpu, gva, data, len, false);
+}
+
 int persona_kvm_write_guest_virt(struct kvm_vcpu *vcpu, u64 gva,
 				 const void *data, unsigned int len)
 {
-	unsigned int chunk;
-	gpa_t gpa;
-
-	while (len) {
-		chunk = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(gva));
-		gpa = persona_kvm_gva_to_gpa(vcpu, gva);
-		if (!gpa || kvm_vcpu_write_guest(vcpu, gpa, data, chunk))
-			return -EFAULT;
-		gva += chunk;
-		data += chunk;
-		len -= chunk;
-	}
-	return 0;
+	return persona_kvm_guest_virt(vcpu, gva, (void *)data, len, true);
 }
 
 /*
