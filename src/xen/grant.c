@@ -26,7 +26,6 @@
 #include <xen/interface/xen.h>
 #include <xen/interface/grant_table.h>
 #include <xen/interface/memory.h>
-#include <xen/interface/sched.h>
 
 #include "../kvm/boundary.h"
 #include "domain.h"
@@ -140,20 +139,14 @@ static void persona_gnt_remove_from_physmap(struct persona_xen_vm *pvm,
 }
 
 /*
- * SCHEDOP_shutdown(SHUTDOWN_soft_reset): QEMU resets the grant table;
- * the guest places its frames again if it wants them.
+ * A soft reset: QEMU resets the grant table; the guest places its frames
+ * again if it wants them.
  */
-void persona_gnt_sched_shutdown(struct persona_xen_vm *pvm,
-				struct kvm_vcpu *vcpu, u64 gva)
+void persona_gnt_reset(struct persona_xen_vm *pvm)
 {
-	struct sched_shutdown sd;
 	unsigned long idx;
 	void *frame;
 
-	if (xa_empty(&pvm->gnt_frames) ||
-	    persona_kvm_read_guest_virt(vcpu, gva, &sd, sizeof(sd)) ||
-	    sd.reason != SHUTDOWN_soft_reset)
-		return;
 	xa_for_each(&pvm->gnt_frames, idx, frame)
 		xa_erase(&pvm->gnt_frames, idx);
 }

@@ -17,8 +17,7 @@ persona_hcall_grant_table_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			     bool longmode, const u64 *params, u64 *r);
 void persona_gnt_memory_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			   bool longmode, const u64 *params);
-void persona_gnt_sched_shutdown(struct persona_xen_vm *pvm,
-				struct kvm_vcpu *vcpu, u64 gva);
+void persona_gnt_reset(struct persona_xen_vm *pvm);
 void persona_gnt_complete(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			  u64 result, bool abandoned);
 void persona_gnt_init(struct persona_xen_vm *pvm);

@@ -169,6 +169,23 @@ static int persona_xen_hypercall_exit(struct persona_xen_vm *pvm,
 	return 0;
 }
 
+/*
+ * SCHEDOP_shutdown(SHUTDOWN_soft_reset): QEMU closes all the VM's ports
+ * and resets its grant table without telling KVM, so the kernel's links
+ * to other domains go first.  The call then goes on to the VMM.
+ */
+static void persona_xen_sched_shutdown(struct persona_xen_vm *pvm,
+				       struct kvm_vcpu *vcpu, u64 gva)
+{
+	struct sched_shutdown sd;
+
+	if (persona_kvm_read_guest_virt(vcpu, gva, &sd, sizeof(sd)) ||
+	    sd.reason != SHUTDOWN_soft_reset)
+		return;
+	persona_idc_reset(pvm);
+	persona_gnt_reset(pvm);
+}
+
 /* Hypercall argument registers, in Xen's order for each word size. */
 static const enum persona_reg persona_xen_args_64[6] = {
 	PERSONA_RDI, PERSONA_RSI, PERSONA_RDX,
@@ -233,10 +250,8 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		persona_gnt_memory_op(pvm, vcpu, longmode, params);
 		break;
 	case __HYPERVISOR_sched_op:
-		if (params[0] == SCHEDOP_shutdown) {
-			persona_idc_sched_shutdown(pvm, vcpu, params[1]);
-			persona_gnt_sched_shutdown(pvm, vcpu, params[1]);
-		}
+		if (params[0] == SCHEDOP_shutdown)
+			persona_xen_sched_shutdown(pvm, vcpu, params[1]);
 		handled = persona_hcall_sched_op(pvm, vcpu, longmode,
 						 params[0], params[1], &r);
 		break;

@@ -27,7 +27,6 @@
 #include <linux/workqueue.h>
 #include <xen/interface/xen.h>
 #include <xen/interface/event_channel.h>
-#include <xen/interface/sched.h>
 
 #include "../kvm/boundary.h"
 #include "domain.h"
@@ -441,22 +440,6 @@ static void persona_idc_evtchn_reset(struct persona_xen_vm *pvm,
 	if (xa_empty(&pvm->idc_ports) ||
 	    persona_kvm_read_guest_virt(vcpu, gva, &rst, sizeof(rst)) ||
 	    !persona_domain_is_self(pvm, rst.dom))
-		return;
-	persona_idc_reset(pvm);
-}
-
-/*
- * SCHEDOP_shutdown(SHUTDOWN_soft_reset): QEMU closes all the VM's ports
- * (not through KVM_XEN_EVTCHN_RESET), so ours close first.
- */
-void persona_idc_sched_shutdown(struct persona_xen_vm *pvm,
-				struct kvm_vcpu *vcpu, u64 gva)
-{
-	struct sched_shutdown sd;
-
-	if (xa_empty(&pvm->idc_ports) ||
-	    persona_kvm_read_guest_virt(vcpu, gva, &sd, sizeof(sd)) ||
-	    sd.reason != SHUTDOWN_soft_reset)
 		return;
 	persona_idc_reset(pvm);
 }

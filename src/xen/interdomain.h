@@ -7,8 +7,6 @@
 
 bool persona_hcall_evtchn_op(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			     u64 *params, u64 *r);
-void persona_idc_sched_shutdown(struct persona_xen_vm *pvm,
-				struct kvm_vcpu *vcpu, u64 gva);
 u64 persona_idc_complete(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
 			 u64 result, bool abandoned);
 void persona_idc_reset(struct persona_xen_vm *pvm);
