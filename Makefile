@@ -6,8 +6,9 @@
 #   make check           everything the CI runs (see README.md), the
 #                        debug test host (KASAN, kmemleak, lockdep, UBSAN)
 #                        included; CHECK_DEBUG_HOST=0 skips that host
-#   make style           checkpatch --strict, the layers and the kvm.ko
-#                        boundary (scripts/layers.sh), in seconds
+#   make style           the fast tier, in well under a minute:
+#                        checkpatch --strict, the layers and the kvm.ko
+#                        boundary, W=1 + sparse build, shellcheck
 #   make demo            boot the test host and show a Xen guest at work
 #   make fuzz            the fuzzers at full size on the debug test host
 #                        (scripts/fuzz.sh; FUZZ_HCALLS=, FUZZ_IOCTLS=,
@@ -83,17 +84,11 @@ module-612:
 deps:
 	scripts/deps.sh
 
-# The quick style checks (make check runs them too): checkpatch --strict,
-# the layers and the kvm.ko boundary (scripts/layers.sh).
-STYLE_FILES = $(shell find src kbuild selftests -path 'selftests/out*' -prune -o -name '*.[ch]' ! -name '*.mod.c' -print | LC_ALL=C sort)
+# The fast tier (scripts/style.sh; make check runs it first): checkpatch
+# --strict, the layers and the kvm.ko boundary, a W=1 + sparse build of
+# the module, shellcheck.  Needs scripts/deps.sh's headers and source.
 style:
-	@if [ -z "$(LINUX_SRC)" ]; then \
-		echo "no linux-source tree: run scripts/deps.sh" >&2; \
-		exit 1; \
-	fi
-	perl $(LINUX_SRC)/scripts/checkpatch.pl --no-tree --quiet --strict \
-		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f $(STYLE_FILES)
-	scripts/layers.sh
+	scripts/style.sh
 
 # Sub-makes, so that each reads the env files the step before wrote.
 fuzz: deps

@@ -33,6 +33,24 @@ host_test()
 	rm -f "$log"
 }
 
+# Add a sub-run's own "N passed, N failed[, N skipped]" line (the last in
+# the log $1) to our counts; false if it printed none.  SUB_FAIL is its
+# failure count.
+SUB_FAIL=
+absorb_summary()
+{
+	local summary p s
+	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	[ -n "$summary" ] || return 1
+	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
+	SUB_FAIL=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + SUB_FAIL))
+	SKIP=$((SKIP + ${s:-0}))
+	N=$((N + p + SUB_FAIL))
+}
+
 echo "TAP version 13"
 
 # What the machine boots must not change: no kernel package (image or
@@ -53,53 +71,27 @@ fi
 # shellcheck disable=SC1091
 . .cache/env.sh
 
+# The fast tier first (scripts/style.sh, also make style): checkpatch, the
+# layers, a W=1 + sparse build of the module, shellcheck.  A failure there
+# ends the run at once, before any slow step.
+step "fast tier: style (checkpatch, layers, W=1 + sparse, shellcheck)"
+log=$(mktemp)
+scripts/style.sh --start $((N + 1)) --no-plan | tee "$log"
+rc=${PIPESTATUS[0]}
+absorb_summary "$log" || not_ok style_ran
+rm -f "$log"
+if [ "$rc" -ne 0 ]; then
+	echo "# the fast tier failed: stopping before the slow steps"
+	echo "1..$N"
+	echo "$PASS passed, $FAIL failed"
+	exit 1
+fi
+
 step "the test host's QEMU (L0, with the nested-SVM fix)"
 # Built once per machine from Debian's qemu source package and cached
 # (scripts/qemu-l0.sh); scripts/testhost.sh then boots every test host
 # under it.  See "Nested SVM under TCG" in Documentation/testing.rst.
 host_test qemu_l0_builds scripts/qemu-l0.sh
-
-step "module build (W=1)"
-build_w1_clean()
-{
-	local out
-	make -s module-clean >/dev/null 2>&1
-	out=$(make W=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
-	echo "$out"
-	# The only warning tolerated is the missing vmlinux for BTF.
-	if echo "$out" | grep -v 'Skipping BTF generation' |
-	   grep -iE 'warning|error'; then
-		return 1
-	fi
-	[ -f src/kvm-persona.ko ]
-}
-host_test module_builds_w1_clean build_w1_clean
-
-step "style"
-checkpatch_clean()
-{
-	local files=() f
-	while IFS= read -r f; do
-		files+=("$f")
-	done < <(find src kbuild selftests -path 'selftests/out*' -prune -o \
-		 -name '*.[ch]' ! -name '*.mod.c' -print | LC_ALL=C sort)
-	perl "$LINUX_SRC/scripts/checkpatch.pl" --no-tree --quiet --strict \
-		--ignore SPDX_LICENSE_TAG,NEW_TYPEDEFS -f "${files[@]}"
-}
-host_test checkpatch_clean checkpatch_clean
-# One dependency direction between the layers, and the kvm.ko boundary.
-host_test layers_one_direction scripts/layers.sh
-
-sparse_clean()
-{
-	local out
-	make -s module-clean >/dev/null 2>&1
-	out=$(make C=1 KDIR="$KDIR" module 2>&1) || { echo "$out"; return 1; }
-	! echo "$out" | grep -E '^/.*: (warning|error):'
-}
-if command -v sparse >/dev/null; then
-	host_test sparse_clean sparse_clean
-fi
 
 step "selftests build"
 host_test selftests_build make -C selftests
@@ -109,24 +101,6 @@ log=$(mktemp)
 scripts/testhost.sh --timeout "${CHECK_TIMEOUT:-2400}" -- selftests/run.sh |
 	tee "$log"
 rc=${PIPESTATUS[0]}
-
-# Add a sub-run's own "N passed, N failed[, N skipped]" line (the last in
-# the log $1) to our counts; false if it printed none.  SUB_FAIL is its
-# failure count.
-SUB_FAIL=
-absorb_summary()
-{
-	local summary p s
-	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	[ -n "$summary" ] || return 1
-	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
-	SUB_FAIL=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
-	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + SUB_FAIL))
-	SKIP=$((SKIP + ${s:-0}))
-	N=$((N + p + SUB_FAIL))
-}
 
 # The harness's verdict (testhost.sh's exit status $2) on L1's kernel
 # log, as test $1; a run whose own tests failed explains a non-zero status.

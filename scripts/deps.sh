@@ -85,7 +85,7 @@ need_cmd_ver()
 }
 
 enable_backports
-if [ -z "$(apt-cache policy qemu-system-x86 2>/dev/null | grep bookworm-backports)" ]; then
+if ! apt-cache policy qemu-system-x86 2>/dev/null | grep -q bookworm-backports; then
 	apt_update
 fi
 
@@ -203,7 +203,8 @@ SRC=$CACHE/linux-source-6.1
 if [ ! -e "$SRC/.extracted" ]; then
 	rm -rf "$SRC"
 	mkdir -p "$SRC"
-	tarball=$(ls /usr/src/linux-source-6.1.tar.* | head -n1)
+	tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-6.1.tar.*' |
+		LC_ALL=C sort | head -n1)
 	tar -C "$SRC" --strip-components=1 -xf "$tarball"
 	touch "$SRC/.extracted"
 	log "extracted $(basename "$tarball")"
