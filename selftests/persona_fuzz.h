@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -404,6 +405,65 @@ static inline void fz_watchdog_start(const char *name, u64 deadline_s,
 	TEST_ASSERT(!pthread_create(&t, NULL, fz_watchdog, NULL),
 		    "watchdog thread");
 	pthread_detach(t);
+}
+
+/*
+ * Operators read the module's debugfs while VMs run, so the fuzzers do
+ * too: a thread reads every file of every VM's directory until the
+ * process ends (KASAN and lockdep on the debug test host watch it).
+ */
+#define FZ_DEBUGFS	"/sys/kernel/debug/kvm-persona"
+
+static u64 fz_debugfs_reads;
+
+static inline void fz_debugfs_read_dir(const char *vm)
+{
+	static const char * const files[] = {
+		"config", "vcpus", "ports", "hypercalls",
+	};
+	char path[512], buf[4096];
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), FZ_DEBUGFS "/%s/%s", vm, files[i]);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+		close(fd);
+		__atomic_add_fetch(&fz_debugfs_reads, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static inline void *fz_debugfs_thread(void *arg)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	for (;;) {
+		dir = opendir(FZ_DEBUGFS);
+		if (!dir) {
+			usleep(100000);
+			continue;
+		}
+		while ((d = readdir(dir)))
+			if (d->d_name[0] != '.')
+				fz_debugfs_read_dir(d->d_name);
+		closedir(dir);
+	}
+	return NULL;
+}
+
+static inline void fz_debugfs_reader_start(void)
+{
+	pthread_t t;
+
+	if (access("/sys/kernel/debug/kvm", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (pthread_create(&t, NULL, fz_debugfs_thread, NULL))
+		fz_fail("pthread_create");
 }
 
 #endif /* PERSONA_FUZZ_H */

@@ -64,7 +64,7 @@ BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 # phase 2 only if the module's KVM_CAP_XEN_HVM has SHARED_INFO (bit 2),
 # otherwise each is reported as skipped.
 SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test
-	      xen_interdomain_test xen_grant_test"
+	      xen_interdomain_test xen_grant_test xen_observe_test"
 SHINFO_UPSTREAM_RUNS=3
 # The fuzzers, in phase 2 with the same condition; they print their seed.
 FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle xen_fuzz_domains"

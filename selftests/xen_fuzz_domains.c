@@ -507,6 +507,7 @@ TEST(fuzz_domains)
 	dom_target = fz_env("FUZZ_HCALLS", 20000);
 	fz_watchdog_start("fuzz_domains", fz_env("FUZZ_TIMEOUT", 600),
 			  fz_env("FUZZ_STALL", 60));
+	fz_debugfs_reader_start();
 
 	for (s = 0; s < DOM_SLOTS; s++) {
 		pthread_rwlock_init(&dom[s].alive, NULL);
@@ -555,6 +556,8 @@ TEST(fuzz_domains)
 	       (unsigned long long)dom_ops, (unsigned long long)dom_binds_ok,
 	       (unsigned long long)dom_copies_ok,
 	       (unsigned long long)dom_churn, (unsigned long long)fz_seed);
+	printf("# debugfs files read meanwhile: %llu\n",
+	       (unsigned long long)fz_debugfs_reads);
 }
 
 TEST_HARNESS_MAIN

@@ -2080,6 +2080,7 @@ TEST(fuzz_vmm)
 	fflush(stdout);
 	fz_watchdog_start("fuzz_vmm", fz_env("FUZZ_TIMEOUT", 800),
 			  fz_env("FUZZ_STALL", 120));
+	fz_debugfs_reader_start();
 
 	t0 = fz_now_ns();
 	for (i = 0; i < fv.nr_vcpus; i++)
@@ -2107,9 +2108,10 @@ TEST(fuzz_vmm)
 	printf(", guest loops");
 	for (i = 0; i < fv.nr_vcpus; i++)
 		printf(" %llu", (unsigned long long)fv.g->iter[i]);
-	printf("\n# fuzz_vmm: ioctls=%llu seed=%llu seconds=%.1f\n",
-	       (unsigned long long)fzs->ioctls, (unsigned long long)fz_seed,
-	       dt / 1e9);
+	printf("\n# fuzz_vmm: ioctls=%llu debugfs_reads=%llu seed=%llu seconds=%.1f\n",
+	       (unsigned long long)fzs->ioctls,
+	       (unsigned long long)fz_debugfs_reads,
+	       (unsigned long long)fz_seed, dt / 1e9);
 	fflush(stdout);
 	alarm(0);
 	kvm_vm_free(fv.vm);

@@ -97,6 +97,11 @@ int persona_kvm_write_foreign(struct kvm *kvm, gpa_t gpa, const void *data,
 			      unsigned int len);
 int persona_kvm_cmpxchg_foreign(struct kvm *kvm, gpa_t gpa, u32 *old, u32 new);
 bool persona_kvm_put_unless_last(struct kvm *kvm);
+int persona_kvm_debugfs_name(struct kvm *kvm, char *buf, size_t len);
+typedef void (*persona_route_fn)(void *data,
+				 const struct kvm_kernel_irq_routing_entry *e);
+void persona_kvm_walk_routes(struct kvm *kvm, u32 type,
+			     persona_route_fn fn, void *data);
 
 /*
  * Guest-memory caches: kvm.ko's struct gfn_to_pfn_cache, whose API changes

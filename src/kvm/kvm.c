@@ -295,6 +295,41 @@ bool persona_kvm_put_unless_last(struct kvm *kvm)
 	return refcount_dec_not_one(&kvm->users_count);
 }
 
+/*
+ * The name of the directory KVM gave @kvm in debugfs ("<pid>-<fd>"), for
+ * the module's own directory of the VM to match it; -ENOENT if KVM made
+ * none (debugfs off, or its creation failed).
+ */
+int persona_kvm_debugfs_name(struct kvm *kvm, char *buf, size_t len)
+{
+	struct dentry *d = kvm->debugfs_dentry;
+
+	if (IS_ERR_OR_NULL(d))
+		return -ENOENT;
+	return snprintf(buf, len, "%pd", d) < len ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * Call @fn on each of @kvm's interrupt routes of @type, as the routing
+ * table stands; @fn runs under kvm->irq_srcu and must not sleep.
+ */
+void persona_kvm_walk_routes(struct kvm *kvm, u32 type,
+			     persona_route_fn fn, void *data)
+{
+	struct kvm_kernel_irq_routing_entry *e;
+	struct kvm_irq_routing_table *rt;
+	u32 gsi;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->irq_srcu);
+	rt = srcu_dereference(kvm->irq_routing, &kvm->irq_srcu);
+	for (gsi = 0; rt && gsi < rt->nr_rt_entries; gsi++)
+		hlist_for_each_entry(e, &rt->map[gsi], link)
+			if (e->type == type)
+				fn(data, e);
+	srcu_read_unlock(&kvm->irq_srcu, idx);
+}
+
 /* Make every user of @gpc see it unmapped until it is refreshed. */
 void persona_gpc_invalidate(struct persona_gpc *gpc)
 {

@@ -10,6 +10,7 @@
 #include <linux/eventfd.h>
 #include <linux/kthread.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/kvm_host.h>
 #include <linux/slab.h>
 #include <asm/apicdef.h>
@@ -20,6 +21,7 @@
 #include "../kvm/boundary.h"
 #include "evtchn.h"
 #include "shinfo.h"
+#include "trace.h"
 #include "xen.h"
 #include "xen-abi.h"
 
@@ -177,7 +179,7 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	struct kvm_vcpu *vcpu;
 	unsigned long flags;
 	unsigned int word;
-	int idx, rc;
+	int idx, rc, path;
 	/*
 	 * Read once: the word size picks the port limit, the layout and the
 	 * selector word, and the guest or the VMM may change it meanwhile.
@@ -195,6 +197,7 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 	persona_gpc_lock(gpc, flags);
 	if (!persona_gpc_check(kvm, gpc, PAGE_SIZE)) {
 		rc = -EWOULDBLOCK;
+		path = PERSONA_TRACE_EVTCHN_UNMAPPED;
 		goto out;
 	}
 
@@ -214,33 +217,38 @@ int persona_evtchn_set_fast(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *x
 
 	if (test_and_set_bit(xe->port, pending)) {
 		rc = 0;
+		path = PERSONA_TRACE_EVTCHN_PENDING;
 		goto out;
 	}
 	if (test_bit(xe->port, mask)) {
 		/* Masked: stays pending, but a poller on it wakes up. */
 		rc = -ENOTCONN;
+		path = PERSONA_TRACE_EVTCHN_MASKED;
 		wake = true;
 		goto out;
 	}
 
 	rc = 1;
+	path = PERSONA_TRACE_EVTCHN_FAST;
 	persona_gpc_unlock(gpc, flags);
 	gpc = &vx->vcpu_info_cache;
 	persona_gpc_lock(gpc, flags);
 	if (persona_gpc_check(kvm, gpc, sizeof(struct vcpu_info))) {
 		notify = persona_evtchn_set_sel(persona_gpc_khva(gpc), lm, word);
-	} else if (!test_and_set_bit(word, &vx->evtchn_pending_sel)) {
+	} else {
 		/*
 		 * vcpu_info unmapped, or not set up yet (upstream took the
 		 * event this way from 6.7; 6.1 refused it): the vCPU sets
 		 * the selector itself once it has a vcpu_info.
 		 */
-		kick = true;
+		path = PERSONA_TRACE_EVTCHN_DEFERRED;
+		kick = !test_and_set_bit(word, &vx->evtchn_pending_sel);
 	}
 	wake = true;
 out:
 	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
+	trace_kvm_xen_evtchn_set(vcpu->vcpu_id, xe->port, path);
 	/*
 	 * Wake-ups take the scheduler's locks, so never under gpc->lock:
 	 * Documentation/locking.rst.
@@ -357,6 +365,7 @@ void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 	persona_gpc_mark_dirty(vcpu, gpc);
 	persona_gpc_unlock(gpc, flags);
 	srcu_read_unlock(&kvm->srcu, idx);
+	trace_kvm_xen_evtchn_deferred(vcpu->vcpu_id, sel);
 
 	persona_evtchn_notify(vx);
 }
@@ -608,6 +617,28 @@ void persona_evtchn_ports_free(struct persona_xen_vm *pvm)
  * EVTCHNOP_send on @port.  Ports userspace registered are handled here;
  * any other port is the VMM's (false: the hypercall exits).
  */
+/*
+ * debugfs.c's "ports": the outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN) and
+ * where each goes.  They are freed after a grace period.
+ */
+void persona_evtchn_ports_show(struct persona_xen_vm *pvm, struct seq_file *m)
+{
+	struct persona_evtchnfd *fd;
+	unsigned long port;
+
+	rcu_read_lock();
+	xa_for_each(&pvm->evtchn_ports, port, fd) {
+		u32 to = READ_ONCE(fd->port.port);
+
+		if (to)
+			seq_printf(m, "send %lu -> vcpu %u port %u\n", port,
+				   READ_ONCE(fd->port.vcpu_id), to);
+		else
+			seq_printf(m, "send %lu -> eventfd\n", port);
+	}
+	rcu_read_unlock();
+}
+
 bool persona_evtchn_send_port(struct persona_xen_vm *pvm, u32 port, u64 *r)
 {
 	struct persona_evtchnfd *fd;
@@ -683,10 +714,13 @@ void persona_poll_timer_fn(struct timer_list *t)
 }
 
 static void persona_poll_block(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu,
-			       u64 timeout)
+			       u32 nr_ports, u64 timeout)
 {
 	struct persona_xen_vcpu *vx = persona_xen_vcpu(pvm, vcpu);
+	bool timed_out = false;
 
+	trace_kvm_xen_poll_block(vcpu->vcpu_id, nr_ports,
+				 READ_ONCE(vx->poll_evtchn), timeout);
 	persona_kvm_set_mp_state(vcpu, KVM_MP_STATE_HALTED);
 	if (timeout)
 		mod_timer(&vx->poll_timer,
@@ -695,9 +729,11 @@ static void persona_poll_block(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu
 	kvm_vcpu_srcu_read_unlock(vcpu);
 	kvm_vcpu_halt(vcpu);
 	kvm_vcpu_srcu_read_lock(vcpu);
+	/* A timer no longer pending has fired. */
 	if (timeout)
-		del_timer(&vx->poll_timer);
+		timed_out = !del_timer(&vx->poll_timer);
 	persona_kvm_set_mp_state(vcpu, KVM_MP_STATE_RUNNABLE);
+	trace_kvm_xen_poll_wake(vcpu->vcpu_id, timed_out);
 }
 
 /*
@@ -756,7 +792,7 @@ static bool persona_schedop_poll(struct persona_xen_vm *pvm,
 	WRITE_ONCE(vx->poll_evtchn, poll.nr_ports == 1 ? (int)one : -1);
 	set_bit(vcpu->vcpu_idx, pvm->poll_mask);
 	if (!persona_evtchn_any_pending(pvm, lm, ports, poll.nr_ports))
-		persona_poll_block(pvm, vcpu, poll.timeout);
+		persona_poll_block(pvm, vcpu, poll.nr_ports, poll.timeout);
 	WRITE_ONCE(vx->poll_evtchn, 0);
 	clear_bit(vcpu->vcpu_idx, pvm->poll_mask);
 	*r = 0;

@@ -7,6 +7,8 @@
 #include <linux/timer.h>
 #include "xen.h"
 
+struct seq_file;
+
 int persona_evtchn_set(struct persona_xen_vm *pvm, struct kvm_xen_evtchn *xe);
 int persona_evtchn_set_fast(struct persona_xen_vm *pvm,
 			    struct kvm_xen_evtchn *xe);
@@ -31,5 +33,6 @@ void persona_evtchn_inject_deferred(struct persona_xen_vm *pvm,
 				    struct kvm_vcpu *vcpu);
 void persona_poll_timer_fn(struct timer_list *t);
 unsigned int persona_evtchn_max_port(struct persona_xen_vm *pvm);
+void persona_evtchn_ports_show(struct persona_xen_vm *pvm, struct seq_file *m);
 
 #endif /* _PERSONA_XEN_EVTCHN_H */

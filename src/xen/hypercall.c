@@ -21,7 +21,8 @@
 #include "interdomain.h"
 #include "shinfo.h"
 #include "timer.h"
-#include "vm.h"
+#include "trace.h"
+#include "vcpu.h"
 #include "xen.h"
 
 #define XEN_HCALL_STUB_SIZE	32
@@ -94,16 +95,20 @@ int persona_xen_write_hypercall_page(struct persona_xen_vm *pvm,
 	u32 page_num = data & ~PAGE_MASK;
 	u64 gpa = data & PAGE_MASK;
 	bool lm = persona_kvm_is_long_mode(vcpu);
+	bool intercept;
+	int r;
 
 	/* Xen latches the guest's word size here; so does upstream KVM. */
 	WRITE_ONCE(pvm->long_mode, lm);
 
-	if (READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL) {
-		if (page_num)
-			return 1;
-		return persona_xen_fill_hypercall_page(vcpu, gpa);
-	}
-	return persona_xen_copy_blob_page(pvm, vcpu, lm, page_num, gpa);
+	intercept = READ_ONCE(pvm->flags) & KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL;
+	if (intercept)
+		r = page_num ? 1 : persona_xen_fill_hypercall_page(vcpu, gpa);
+	else
+		r = persona_xen_copy_blob_page(pvm, vcpu, lm, page_num, gpa);
+	trace_kvm_xen_hypercall_page(vcpu->vcpu_id, gpa, page_num, lm,
+				     intercept, r);
+	return r;
 }
 
 static int persona_xen_hypercall_set_result(struct kvm_vcpu *vcpu, u64 result)
@@ -129,6 +134,10 @@ static int persona_xen_hypercall_complete(struct kvm_vcpu *vcpu)
 	result = vcpu->run->xen.u.hcall.result;
 	persona_gnt_complete(pvm, vcpu, result, abandoned);
 	result = persona_idc_complete(pvm, vcpu, result, abandoned);
+	trace_kvm_xen_hypercall_done(vcpu->vcpu_id,
+				     vcpu->run->xen.u.hcall.input, result,
+				     abandoned ? PERSONA_TRACE_HCALL_ABANDONED :
+						 PERSONA_TRACE_HCALL_VMM);
 	if (abandoned)
 		return 1;
 	return persona_xen_hypercall_set_result(vcpu, result);
@@ -197,15 +206,26 @@ static const enum persona_reg persona_xen_args_32[6] = {
 	PERSONA_RSI, PERSONA_RDI, PERSONA_RBP,
 };
 
+/* For debugfs.c: a plain counter, as only the vCPU's thread writes it. */
+static void persona_xen_hypercall_count(struct persona_xen_vcpu *vx, u64 nr,
+					bool vmm)
+{
+	u64 *c = &vx->hcalls[min_t(u64, nr, PERSONA_XEN_HCALL_ROWS - 1)][vmm];
+
+	WRITE_ONCE(*c, *c + 1);
+}
+
 int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 {
 	const enum persona_reg *regs;
 	bool longmode, handled = false;
 	u64 input, params[6], r = -XEN_ENOSYS;
+	struct persona_xen_vcpu *vx;
 	int cpl, i;
 
 	/* The first hypercall makes the vCPU's Xen state. */
-	if (!persona_vcpu_xen(pvm, vcpu))
+	vx = persona_vcpu_xen(pvm, vcpu);
+	if (!vx)
 		return -ENOMEM;
 	longmode = persona_kvm_is_64bit_hypercall(vcpu);
 	regs = longmode ? persona_xen_args_64 : persona_xen_args_32;
@@ -217,12 +237,14 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		for (i = 0; i < 6; i++)
 			params[i] = (u32)params[i];
 	}
+	cpl = persona_kvm_get_cpl(vcpu);
+	trace_kvm_xen_hypercall(cpl, input, params[0], params[1], params[2],
+				params[3], params[4], params[5]);
 
 	/*
 	 * Only the guest kernel gets the in-kernel fast paths; what guest
 	 * user space may call is the VMM's business.
 	 */
-	cpl = persona_kvm_get_cpl(vcpu);
 	if (cpl > 0)
 		goto exit_to_userspace;
 
@@ -243,6 +265,8 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 			break;
 		case PERSONA_GNT_RESTART:
 			/* Not done: RIP stays on the call, made again. */
+			trace_kvm_xen_hypercall_done(vcpu->vcpu_id, input, 0,
+						     PERSONA_TRACE_HCALL_RESTART);
 			return 1;
 		}
 		break;
@@ -276,10 +300,14 @@ int persona_xen_hypercall(struct persona_xen_vm *pvm, struct kvm_vcpu *vcpu)
 		 * delivery with a dummy xen_version call).
 		 */
 		persona_upcall_recheck(pvm, vcpu);
+		persona_xen_hypercall_count(vx, input, false);
+		trace_kvm_xen_hypercall_done(vcpu->vcpu_id, input, r,
+					     PERSONA_TRACE_HCALL_KERNEL);
 		return persona_xen_hypercall_set_result(vcpu, r);
 	}
 
 exit_to_userspace:
+	persona_xen_hypercall_count(vx, input, true);
 	return persona_xen_hypercall_exit(pvm, vcpu, longmode, cpl, input,
 					  params);
 }

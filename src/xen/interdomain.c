@@ -23,6 +23,7 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/rcupdate.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <xen/interface/xen.h>
@@ -32,7 +33,7 @@
 #include "domain.h"
 #include "evtchn.h"
 #include "interdomain.h"
-#include "vm.h"
+#include "vcpu.h"
 #include "xen.h"
 
 /* QEMU's name for itself as a remote domain (its backends' side). */
@@ -621,4 +622,23 @@ void persona_idc_vm_teardown(struct persona_xen_vm *pvm)
 	mutex_unlock(&persona_domain_mutex);
 	persona_idc_free_doomed(&doomed);
 	xa_destroy(&pvm->idc_ports);
+}
+
+/*
+ * debugfs.c's "ports": the ports linked to other domains.  Ends are freed
+ * after a grace period; the fields are read as they stand.
+ */
+void persona_idc_ports_show(struct persona_xen_vm *pvm, struct seq_file *m)
+{
+	struct persona_idc *end;
+	unsigned long port;
+
+	rcu_read_lock();
+	xa_for_each(&pvm->idc_ports, port, end)
+		seq_printf(m, "interdomain %lu -> domain %u port %u %s vcpu %u\n",
+			   port, READ_ONCE(end->remote_dom),
+			   READ_ONCE(end->remote_port),
+			   rcu_access_pointer(end->peer) ? "bound" : "unbound",
+			   READ_ONCE(end->xen_vcpu));
+	rcu_read_unlock();
 }

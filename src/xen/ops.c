@@ -10,6 +10,7 @@
 #include "../core/personality.h"
 #include "../hyperv/hyperv.h"
 #include "../kvm/boundary.h"
+#include "debugfs.h"
 #include "domain.h"
 #include "evtchn.h"
 #include "hypercall.h"
@@ -57,6 +58,8 @@ static int xen_set_routing_entry(struct kvm *kvm,
 
 static void xen_vm_teardown(struct persona_vm *vm)
 {
+	/* No reader of its debugfs files is left once this returns. */
+	persona_debugfs_vm_remove(to_xen(vm));
 	/* Other domains' links to this one go first. */
 	persona_idc_vm_teardown(to_xen(vm));
 	persona_vm_teardown(to_xen(vm));
@@ -244,6 +247,7 @@ int persona_xen_init(void)
 
 	if (r)
 		return r;
+	persona_debugfs_init();
 	persona_register(&persona_xen_ops);
 	return 0;
 }
@@ -251,6 +255,7 @@ int persona_xen_init(void)
 void persona_xen_exit(void)
 {
 	persona_vm_exit();
+	persona_debugfs_exit();
 	/* After the last VM's state: its workers are drained here. */
 	persona_domain_exit();
 }

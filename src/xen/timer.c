@@ -12,6 +12,7 @@
 #include "../kvm/boundary.h"
 #include "evtchn.h"
 #include "timer.h"
+#include "trace.h"
 #include "xen.h"
 #include "xen-abi.h"
 
@@ -60,10 +61,12 @@ static enum hrtimer_restart persona_timer_fn(struct hrtimer *timer)
 
 	e = persona_timer_evtchn(vcpu);
 	if (persona_evtchn_set_fast(pvm, &e) != -EWOULDBLOCK) {
+		trace_kvm_xen_timer_fire(vcpu->vcpu_id, e.port, false);
 		atomic_set(&vx->timer_pending, PERSONA_TIMER_FIRED);
 		return HRTIMER_NORESTART;
 	}
 
+	trace_kvm_xen_timer_fire(vcpu->vcpu_id, e.port, true);
 	atomic_set(&vx->timer_pending, PERSONA_TIMER_DEFERRED);
 	kvm_make_request(KVM_REQ_UNBLOCK, vcpu);
 	kvm_vcpu_kick(vcpu);
@@ -110,6 +113,7 @@ static void persona_timer_start(struct kvm_vcpu *vcpu, u64 guest_abs,
 
 	if (delta_ns <= 0)
 		delta_ns = 0;
+	trace_kvm_xen_timer_arm(vcpu->vcpu_id, guest_abs, delta_ns);
 	hrtimer_start(&vx->timer, ktime_add_ns(ktime_get(), delta_ns),
 		      HRTIMER_MODE_ABS_HARD);
 }
@@ -118,6 +122,7 @@ void persona_timer_stop(struct kvm_vcpu *vcpu)
 {
 	struct persona_xen_vcpu *vx = persona_xen_vcpu_of(vcpu);
 
+	trace_kvm_xen_timer_stop(vcpu->vcpu_id);
 	hrtimer_cancel(&vx->timer);
 	vx->timer_expires = 0;
 	atomic_set(&vx->timer_pending, 0);

@@ -13,6 +13,7 @@
 #include "shinfo.h"
 #include "timer.h"
 #include "uapi.h"
+#include "vcpu.h"
 #include "vm.h"
 #include "xen.h"
 #include "xen-abi.h"

@@ -6,8 +6,6 @@
 #include "xen.h"
 
 struct persona_xen_vm *persona_vm_get_or_create(struct kvm *kvm);
-struct persona_xen_vcpu *persona_vcpu_xen(struct persona_xen_vm *pvm,
-					  struct kvm_vcpu *vcpu);
 void persona_vm_teardown(struct persona_xen_vm *pvm);
 void persona_vm_destroy(struct kvm *kvm);
 void persona_vm_exit(void);

@@ -97,6 +97,8 @@ struct persona_idc_pending {
 };
 
 /* XENMEM_add_to_physmap of a grant frame, until the VMM completes it. */
+#define PERSONA_XEN_HCALL_ROWS	65
+
 struct persona_gnt_pending {
 	bool active;
 	u32 idx;
@@ -142,6 +144,12 @@ struct persona_xen_vcpu {
 	struct persona_idc_pending idc;
 	/* A grant frame being placed by the VMM (grant.c). */
 	struct persona_gnt_pending gnt;
+	/*
+	 * Hypercalls by number (the last row: any higher number), answered
+	 * in the kernel [0] or by the VMM [1].  Written by the vCPU's own
+	 * thread only, read by debugfs.c.
+	 */
+	u64 hcalls[PERSONA_XEN_HCALL_ROWS][2];
 };
 
 /* Per-VM Xen state; exists only once userspace enabled Xen. */
@@ -183,6 +191,8 @@ struct persona_xen_vm {
 	u16 domid;
 	/* The VMM's process, for the operator (domain.c). */
 	pid_t vmm_pid;
+	/* The VM's directory in the module's debugfs (debugfs.c). */
+	struct dentry *debugfs;
 	/* Drops another VM's last reference to this one (domain.c). */
 	struct work_struct put_work;
 	struct xarray idc_ports;
