@@ -85,7 +85,8 @@ need_cmd_ver()
 }
 
 enable_backports
-if [ -z "$(apt-cache policy qemu-system-x86 2>/dev/null | grep bookworm-backports)" ]; then
+policy=$(apt-cache policy qemu-system-x86 2>/dev/null || true)
+if [[ $policy != *bookworm-backports* ]]; then
 	apt_update
 fi
 
@@ -203,7 +204,8 @@ SRC=$CACHE/linux-source-6.1
 if [ ! -e "$SRC/.extracted" ]; then
 	rm -rf "$SRC"
 	mkdir -p "$SRC"
-	tarball=$(ls /usr/src/linux-source-6.1.tar.* | head -n1)
+	tarballs=(/usr/src/linux-source-6.1.tar.*)
+	tarball=${tarballs[0]}
 	tar -C "$SRC" --strip-components=1 -xf "$tarball"
 	touch "$SRC/.extracted"
 	log "extracted $(basename "$tarball")"
