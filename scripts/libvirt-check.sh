@@ -354,6 +354,10 @@ while :; do
 	sleep 0.5
 done
 total_s=$(since)
+# Lines the last look missed: the guest's last ones and its poweroff can
+# come within one poll.
+[ -n "$boot_s" ] || ! grep -aq '^PERSONA-BEGIN' "$CONSOLE" 2>/dev/null || boot_s=$total_s
+[ -n "$done_s" ] || ! grep -aq '^PERSONA-DONE' "$CONSOLE" 2>/dev/null || done_s=$total_s
 note "domain: $state after ${total_s}s; userspace after ${boot_s:-?}s, checks done after ${done_s:-?}s"
 
 # How it ended, in guest-boot.sh's terms: the guest's poweroff is libvirt's
