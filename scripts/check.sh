@@ -193,6 +193,13 @@ guest_check_run()
 host_test guest_image_builds scripts/guest-image.sh
 guest_check_run guest --modes "xen hyperv kvm"
 
+step "the demo guest in Xen mode through libvirt (virsh, Debian 12's libvirt)"
+# scripts/libvirt-check.sh: libvirtd and virsh, set up by hand in the test
+# host, define and start Documentation/libvirt/persona-xen.xml with the
+# machine's QEMU 10; the same Xen-mode facts as guest-check.sh's, tests
+# named libvirt.*.
+testhost_script_run scripts/libvirt-check.sh 900 libvirt
+
 step "two Xen guests talking: event channels and grant copy between VMs"
 # scripts/vchan-check.sh, tests named $1.*; the rest are its options.
 vchan_check_run()

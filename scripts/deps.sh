@@ -10,7 +10,7 @@
 # machine must boot what it booted before.  They are downloaded and
 # extracted (dpkg-deb -x) into a machine-wide cache, $PERSONA_CACHE
 # (default /var/cache/kvm-persona), keyed by package version, so that every
-# clone reuses them.  Only build tools, QEMU and source tarballs are
+# clone reuses them.  Only build tools, QEMU, libvirt and source tarballs are
 # installed.
 #
 # Outputs:
@@ -99,6 +99,14 @@ if ! need_cmd_ver; then
 		--no-install-recommends -t bookworm-backports \
 		qemu-system-x86 qemu-utils >/dev/null
 fi
+
+# libvirt for scripts/libvirt-check.sh: Debian 12's own (9.0), daemon and
+# virsh, run by hand in the test host with the machine's QEMU 10.  Not
+# libvirt-daemon-system: no services, users or groups on this machine.  The
+# test host mounts writable copies over these directories, which must
+# therefore exist (libvirt-daemon-system would create them).
+apt_install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+mkdir -p /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
 
 # Download packages into a fresh directory; prints it.
 apt_download()

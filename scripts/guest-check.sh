@@ -143,48 +143,10 @@ IMAGE_KVER=$(sed -n 's/^kernel *\([^:]*\):.*/\1/p' "$IMAGE/manifest" 2>/dev/null
 
 # --------------------------------------------------------------- boots
 
-# What each mode must show.  Keys are the guest's PERSONA-FACT names.
-declare -A WANT=(
-	[xen.hypervisor]="Xen HVM"
-	[xen.clocksource]=xen
-	[xen.clockevent]=xen
-	[xen.pv_spinlocks]=xen
-	[xen.rootdev]=/dev/xvda
-	[xen.nic_driver]=vif
-	[xen.evtchn]=2-level
-	[xen.evtchn_upcall]=vector
-	[xen.gnttab]=v1
-	[hyperv.hypervisor]="Microsoft Hyper-V"
-	[hyperv.clocksource]=hyperv_clocksource_tsc_page
-	[hyperv.rootdev]=/dev/vda
-	[hyperv.nic_driver]=virtio_net
-	[hyperv.evtchn]=none
-	[kvm.hypervisor]=KVM
-	[kvm.clocksource]=kvm-clock
-	[kvm.rootdev]=/dev/vda
-	[kvm.nic_driver]=virtio_net
-	[kvm.evtchn]=none
-)
-CHECKS=(hypervisor clocksource clockevent rootdev nic_driver evtchn
-	evtchn_upcall gnttab pv_spinlocks)
-
-# The value of KEY in a facts file ("none" if absent).
-fact()
-{
-	local v
-	v=$(sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1) || true
-	echo "${v:-none}"
-}
-
-check()
-{
-	local name=$1 got=$2 want=$3
-	if [ "$got" = "$want" ]; then
-		ok "$name"
-	else
-		not_ok "$name" "got '$got', want '$want'"
-	fi
-}
+# What each mode must show and the checks of one boot: shared with
+# scripts/libvirt-check.sh.
+# shellcheck source=scripts/lib-guest-facts.sh
+. "$ROOT/scripts/lib-guest-facts.sh"
 
 # One boot of MODE; its facts land in $OUT/MODE.facts.
 boot_once()
@@ -258,29 +220,11 @@ for mode in $BOOTS; do
 		not_ok "$NAME.$mode.boot" "guest-boot.sh produced no facts"
 		continue
 	fi
-	for key in "${CHECKS[@]}"; do
-		[ -n "${WANT[$mode.$key]+set}" ] || continue
-		check "$NAME.$mode.$key" "$(fact "$facts" "$key")" "${WANT[$mode.$key]}"
-	done
-	# The kernel the image was built from (its manifest) is the one
-	# that ran: the 32-bit image's checks are about a 32-bit guest.
-	check "$NAME.$mode.kernel" "$(fact "$facts" kernel)" "$IMAGE_KVER"
-	check "$NAME.$mode.vcpus" "$(fact "$facts" vcpus)" "$SMP"
-	check "$NAME.$mode.root_write" "$(fact "$facts" root_write)" ok
-	check "$NAME.$mode.net" "$(fact "$facts" net)" ok
-	check "$NAME.$mode.shutdown" "$(fact "$facts" host_shutdown)" guest-poweroff
+	facts_check_boot "$NAME" "$mode" "$facts" "$IMAGE_KVER" "$SMP"
 	# QEMU's own exit (guest-boot.sh works around QEMU 10.0's crash on
 	# exit in Xen mode; a crash here is a new one).
 	check "$NAME.$mode.qemu_exit" "$(fact "$facts" host_qemu_rc)" 0
-	if [ "$mode" = xen ]; then
-		# The guest's hypercalls that reach QEMU and that QEMU does not
-		# implement.  vm_assist (21) is one with upstream KVM too; any
-		# other means a call the module should have handled, or routed
-		# differently from upstream.
-		unexpected=$(grep -a 'Unimplemented Xen hypercall' "$OUT/xen.qemu.log" 2>/dev/null |
-			grep -av 'hypercall 21 ' | sort | uniq -c | tr -s ' \n' ' ;' | head -c 300) || true
-		check "$NAME.xen.unimplemented_hypercalls" "${unexpected:-none}" none
-	fi
+	[ "$mode" != xen ] || facts_check_unimp "$NAME" "$OUT/xen.qemu.log"
 	crashed=$(fact "$facts" host_qemu_crashed)
 	case $crashed in
 	yes*) diag "note: $mode: QEMU crashed after the guest powered off: $crashed" ;;
