@@ -163,6 +163,85 @@ boot_once()
 	fi
 }
 
+# ------------------------------------------------- tracepoints, debugfs
+#
+# A Xen-mode boot with the module loaded runs with its tracepoints on
+# (Documentation/abi.rst, "Observing a VM"), while a background loop
+# copies the VM's debugfs files; the events a Linux guest must cause and
+# the hypercall counts are then checked (MODE.trace_*, MODE.debugfs_*).
+TRACEFS=/sys/kernel/tracing
+OBSERVE=
+SNAP_PID=
+observe_start()
+{
+	OBSERVE=
+	[ "$1" = xen ] && grep -q '^kvm_persona ' /proc/modules || return 0
+	OBSERVE=1
+	[ -e "$TRACEFS/trace" ] || mount -t tracefs tracefs "$TRACEFS"
+	[ -e /sys/kernel/debug/kvm ] || mount -t debugfs debugfs /sys/kernel/debug
+	echo 0 >"$TRACEFS/tracing_on"
+	echo 16384 >"$TRACEFS/buffer_size_kb"
+	: >"$TRACEFS/trace"
+	echo 1 >"$TRACEFS/events/kvm_persona/enable"
+	echo 1 >"$TRACEFS/tracing_on"
+	rm -f "$OUT/$1.debugfs"
+	# The last copy taken while the VM ran is what is checked.
+	(
+		local d
+		while sleep 2; do
+			for d in /sys/kernel/debug/kvm-persona/*/; do
+				[ -e "$d/hypercalls" ] || continue
+				cat "$d/config" "$d/hypercalls" >"$OUT/$1.debugfs.new" 2>/dev/null &&
+					mv "$OUT/$1.debugfs.new" "$OUT/$1.debugfs"
+			done
+		done
+	) &
+	SNAP_PID=$!
+}
+
+# Lines of event $2 in the trace $1 matching the pattern $3.
+trace_count()
+{
+	grep -c " $2: .*$3" "$1" || true
+}
+
+# Tracing off, the trace kept as $OUT/MODE.trace.
+observe_stop()
+{
+	[ -n "$OBSERVE" ] || return 0
+	kill "$SNAP_PID" 2>/dev/null
+	wait "$SNAP_PID" 2>/dev/null || true
+	echo 0 >"$TRACEFS/tracing_on"
+	cat "$TRACEFS/trace" >"$OUT/$1.trace"
+	echo 0 >"$TRACEFS/events/kvm_persona/enable"
+	: >"$TRACEFS/trace"
+}
+
+observe_check()
+{
+	local mode=$1 trace=$OUT/$1.trace snap=$OUT/$1.debugfs n
+	[ -n "$OBSERVE" ] || return 0
+	diag "$mode: $(grep -c ': kvm_xen_' "$trace") events traced"
+	# No kvm_xen_hypercall_page: since XSA-466 (6.1.119) Linux issues
+	# vmcall/vmmcall itself and never writes the hypercall page
+	# (xen_observe_test checks that event).
+	n=$(trace_count "$trace" kvm_xen_hypercall_done 'by kernel')
+	check "$NAME.$mode.trace_hypercalls_in_kernel" "$([ "$n" -ge 1 ] && echo yes)" yes
+	n=$(trace_count "$trace" kvm_xen_hypercall_done 'by vmm')
+	check "$NAME.$mode.trace_hypercalls_by_vmm" "$([ "$n" -ge 1 ] && echo yes)" yes
+	n=$(trace_count "$trace" kvm_xen_evtchn_set ' fast')
+	check "$NAME.$mode.trace_events_delivered" "$([ "$n" -ge 1 ] && echo yes)" yes
+	n=$(($(trace_count "$trace" kvm_xen_timer_arm '') > 0 &&
+	     $(trace_count "$trace" kvm_xen_timer_fire '') > 0))
+	check "$NAME.$mode.trace_timer_armed_and_fired" "$n" 1
+	# Linux's vcpuop timer (VCPUOP_set_singleshot_timer, 24) is the
+	# kernel's; HVMOP_set_param (hvm_op, 34) is QEMU's.
+	check "$NAME.$mode.debugfs_vcpu_op_in_kernel" \
+		"$(awk '$2 == "vcpu_op" && $3 > 0 { print "yes" }' "$snap" 2>/dev/null)" yes
+	check "$NAME.$mode.debugfs_hvm_op_by_vmm" \
+		"$(awk '$2 == "hvm_op" && $4 > 0 { print "yes" }' "$snap" 2>/dev/null)" yes
+}
+
 # Did the boot run to its end: the guest's checks done, then its poweroff?
 boot_completed()
 {
@@ -194,7 +273,9 @@ for mode in $BOOTS; do
 	while :; do
 		rm -f "$facts"
 		diag "--- $mode: booting, attempt $attempt ($(date +%T))"
+		observe_start "$mode"
 		boot_once "$mode"
+		observe_stop "$mode"
 		if { [ -s "$facts" ] && boot_completed "$facts"; } ||
 			[ "$attempt" -ge "$ATTEMPTS" ]; then
 			break
@@ -221,6 +302,7 @@ for mode in $BOOTS; do
 		continue
 	fi
 	facts_check_boot "$NAME" "$mode" "$facts" "$IMAGE_KVER" "$SMP"
+	observe_check "$mode"
 	# QEMU's own exit (guest-boot.sh works around QEMU 10.0's crash on
 	# exit in Xen mode; a crash here is a new one).
 	check "$NAME.$mode.qemu_exit" "$(fact "$facts" host_qemu_rc)" 0
