@@ -16,12 +16,18 @@
 #                        kernel; make module-debug builds the module for it
 #   make kernel-612      the same for Linux 6.12 without CONFIG_KVM_XEN
 #                        (RHEL 10 / SUSE); make module-612
+#   make dkms-src        copy the sources DKMS builds to
+#                        /usr/src/kvm-persona-VERSION (DKMS_SRC_ROOT=)
 #   make bench           benchmarks: stock 6.1 + kvm-persona, and 6.12
 #                        without CONFIG_KVM_XEN + kvm-persona, against
 #                        6.12's in-kernel Xen (Documentation/benchmarks.rst);
 #                        BENCH_ARGS= passes options to scripts/bench.sh
 
 -include .cache/env.sh
+
+# The version, in one place: the VERSION file (src/Kbuild makes it the
+# module's MODULE_VERSION, dkms.conf its PACKAGE_VERSION).
+PERSONA_VERSION := $(strip $(shell cat VERSION 2>/dev/null))
 
 # Default KDIR: the running kernel's build tree, else the stock Debian 6.1
 # headers that scripts/deps.sh installs.
@@ -49,7 +55,7 @@ define module_copy
 	@if [ -z "$(1)" ]; then echo "no kernel tree: $(3)" >&2; exit 1; fi
 	rm -rf $(2)
 	mkdir -p $(2)
-	cp -r src kbuild $(2)/
+	cp -r VERSION src kbuild $(2)/
 	$(MAKE) -C $(1) M=$(2)/src modules
 endef
 
@@ -82,6 +88,20 @@ module-612:
 
 deps:
 	scripts/deps.sh
+
+# The sources DKMS builds (dkms.conf, VERSION, src/, kbuild/), without
+# build products, in DKMS_SRC_ROOT/kvm-persona-VERSION; then
+# "dkms install kvm-persona/VERSION".  See README.md.
+DKMS_SRC_ROOT ?= /usr/src
+DKMS_SRC := $(DKMS_SRC_ROOT)/kvm-persona-$(PERSONA_VERSION)
+dkms-src:
+	@[ -n "$(PERSONA_VERSION)" ] || { echo "no VERSION file" >&2; exit 1; }
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r dkms.conf VERSION src kbuild $(DKMS_SRC)/
+	find $(DKMS_SRC) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.o.d' \
+		-o -name modules.order -o -name Module.symvers \) -delete
 
 # The quick style checks (make check runs them too): checkpatch --strict,
 # the layers and the kvm.ko boundary (scripts/layers.sh).
@@ -135,6 +155,6 @@ clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
 .PHONY: all module module-anchor debug-kernel module-debug kernel-612 \
-	module-612 deps fuzz boots \
+	module-612 deps fuzz boots dkms-src \
 	selftests \
 	check demo bench clean module-clean style
