@@ -16,6 +16,9 @@
 #                        kernel; make module-debug builds the module for it
 #   make kernel-612      the same for Linux 6.12 without CONFIG_KVM_XEN
 #                        (RHEL 10 / SUSE); make module-612
+#   make sign            sign src/kvm-persona.ko for Secure Boot:
+#                        make sign SIGN_KEY=key.pem SIGN_CERT=cert.der
+#                        [SIGN_HASH=sha256] [SIGN_MODULE=path.ko]
 #   make dkms-src        copy the sources DKMS builds to
 #                        /usr/src/kvm-persona-VERSION (DKMS_SRC_ROOT=)
 #   make bench           benchmarks: stock 6.1 + kvm-persona, and 6.12
@@ -89,6 +92,36 @@ module-612:
 deps:
 	scripts/deps.sh
 
+# Sign a built module with the kernel's own sign-file (from KDIR's
+# scripts/, or SIGN_FILE=), for a kernel that enforces signatures (Secure
+# Boot: enrol SIGN_CERT with mokutil --import first).  The module is
+# signed in place; an already signed module is refused (make module-clean
+# module rebuilds it).  SIGN_HASH defaults to the kernel's
+# CONFIG_MODULE_SIG_HASH.
+SIGN_MODULE ?= src/kvm-persona.ko
+SIGN_FILE ?= $(KDIR)/scripts/sign-file
+SIGN_HASH ?= $(or $(shell sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"$$/\1/p' \
+	$(KDIR)/.config 2>/dev/null),sha256)
+SIG_MAGIC := ~Module signature appended~
+sign:
+	@if [ -z "$(SIGN_KEY)" ] || [ -z "$(SIGN_CERT)" ]; then \
+		echo "usage: make sign SIGN_KEY=key.pem SIGN_CERT=cert.der [SIGN_HASH=sha256] [SIGN_MODULE=$(SIGN_MODULE)]" >&2; \
+		exit 1; \
+	fi
+	@if [ ! -x "$(SIGN_FILE)" ]; then \
+		echo "no sign-file at $(SIGN_FILE): pass KDIR= or SIGN_FILE=" >&2; \
+		exit 1; \
+	fi
+	@if [ ! -f "$(SIGN_MODULE)" ]; then \
+		echo "$(SIGN_MODULE): no such module: make module first" >&2; \
+		exit 1; \
+	fi
+	@if [ "$$(tail -c 28 "$(SIGN_MODULE)" | head -c 27)" = "$(SIG_MAGIC)" ]; then \
+		echo "$(SIGN_MODULE) is signed already: make module-clean module to rebuild it" >&2; \
+		exit 1; \
+	fi
+	"$(SIGN_FILE)" "$(SIGN_HASH)" "$(SIGN_KEY)" "$(SIGN_CERT)" "$(SIGN_MODULE)"
+
 # The sources DKMS builds (dkms.conf, VERSION, src/, kbuild/), without
 # build products, in DKMS_SRC_ROOT/kvm-persona-VERSION; then
 # "dkms install kvm-persona/VERSION".  See README.md.
@@ -155,6 +188,6 @@ clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
 .PHONY: all module module-anchor debug-kernel module-debug kernel-612 \
-	module-612 deps fuzz boots dkms-src \
+	module-612 deps fuzz boots sign dkms-src \
 	selftests \
 	check demo bench clean module-clean style
