@@ -33,6 +33,24 @@ host_test()
 	rm -f "$log"
 }
 
+# Add a sub-run's own "N passed, N failed[, N skipped]" line (the last in
+# the log $1) to our counts; false if it printed none.  SUB_FAIL is its
+# failure count.
+SUB_FAIL=
+absorb_summary()
+{
+	local summary p s
+	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+	[ -n "$summary" ] || return 1
+	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
+	SUB_FAIL=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
+	PASS=$((PASS + p))
+	FAIL=$((FAIL + SUB_FAIL))
+	SKIP=$((SKIP + ${s:-0}))
+	N=$((N + p + SUB_FAIL))
+}
+
 echo "TAP version 13"
 
 # What the machine boots must not change: no kernel package (image or
@@ -75,6 +93,20 @@ build_w1_clean()
 }
 host_test module_builds_w1_clean build_w1_clean
 
+step "module signing (make sign)"
+# scripts/sign-check.sh: make sign with a throwaway key on a copy of the
+# module, checked with modinfo and openssl; its tests are named sign.*.
+sign_check()
+{
+	local log
+	log=$(mktemp)
+	scripts/sign-check.sh --name sign --no-plan --start $((N + 1)) |
+		tee "$log"
+	absorb_summary "$log" || not_ok sign_check_ran
+	rm -f "$log"
+}
+sign_check
+
 step "style"
 checkpatch_clean()
 {
@@ -109,24 +141,6 @@ log=$(mktemp)
 scripts/testhost.sh --timeout "${CHECK_TIMEOUT:-2400}" -- selftests/run.sh |
 	tee "$log"
 rc=${PIPESTATUS[0]}
-
-# Add a sub-run's own "N passed, N failed[, N skipped]" line (the last in
-# the log $1) to our counts; false if it printed none.  SUB_FAIL is its
-# failure count.
-SUB_FAIL=
-absorb_summary()
-{
-	local summary p s
-	summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
-	[ -n "$summary" ] || return 1
-	p=$(echo "$summary" | sed -E 's/^([0-9]+) passed.*/\1/')
-	SUB_FAIL=$(echo "$summary" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
-	s=$(echo "$summary" | sed -nE 's/.*, ([0-9]+) skipped.*/\1/p')
-	PASS=$((PASS + p))
-	FAIL=$((FAIL + SUB_FAIL))
-	SKIP=$((SKIP + ${s:-0}))
-	N=$((N + p + SUB_FAIL))
-}
 
 # The harness's verdict (testhost.sh's exit status $2) on L1's kernel
 # log, as test $1; a run whose own tests failed explains a non-zero status.
@@ -228,6 +242,11 @@ vchan_check_run()
 	testhost_script_run scripts/vchan-check.sh 1200 "$name" "$@"
 }
 vchan_check_run vchan
+
+step "DKMS: the module built, installed, loaded and removed by dkms"
+# scripts/dkms-check.sh in a test host made to look like a Debian host
+# with the test kernel installed; tests named dkms.*.
+testhost_script_run scripts/dkms-check.sh 1200 dkms
 
 step "the 32-bit guest: Debian's 686-pae kernel and i386 busybox"
 # The same image recipe with the i386 packages (scripts/i386-deps.sh):
