@@ -17,12 +17,21 @@
 #                        kernel; make module-debug builds the module for it
 #   make kernel-612      the same for Linux 6.12 without CONFIG_KVM_XEN
 #                        (RHEL 10 / SUSE); make module-612
+#   make sign            sign src/kvm-persona.ko for Secure Boot:
+#                        make sign SIGN_KEY=key.pem SIGN_CERT=cert.der
+#                        [SIGN_HASH=sha256] [SIGN_MODULE=path.ko]
+#   make dkms-src        copy the sources DKMS builds to
+#                        /usr/src/kvm-persona-VERSION (DKMS_SRC_ROOT=)
 #   make bench           benchmarks: stock 6.1 + kvm-persona, and 6.12
 #                        without CONFIG_KVM_XEN + kvm-persona, against
 #                        6.12's in-kernel Xen (Documentation/benchmarks.rst);
 #                        BENCH_ARGS= passes options to scripts/bench.sh
 
 -include .cache/env.sh
+
+# The version, in one place: the VERSION file (src/Kbuild makes it the
+# module's MODULE_VERSION, dkms.conf its PACKAGE_VERSION).
+PERSONA_VERSION := $(strip $(shell cat VERSION 2>/dev/null))
 
 # Default KDIR: the running kernel's build tree, else the stock Debian 6.1
 # headers that scripts/deps.sh installs.
@@ -50,7 +59,7 @@ define module_copy
 	@if [ -z "$(1)" ]; then echo "no kernel tree: $(3)" >&2; exit 1; fi
 	rm -rf $(2)
 	mkdir -p $(2)
-	cp -r src kbuild $(2)/
+	cp -r VERSION src kbuild $(2)/
 	$(MAKE) -C $(1) M=$(2)/src modules
 endef
 
@@ -83,6 +92,50 @@ module-612:
 
 deps:
 	scripts/deps.sh
+
+# Sign a built module with the kernel's own sign-file (from KDIR's
+# scripts/, or SIGN_FILE=), for a kernel that enforces signatures (Secure
+# Boot: enrol SIGN_CERT with mokutil --import first).  The module is
+# signed in place; an already signed module is refused (make module-clean
+# module rebuilds it).  SIGN_HASH defaults to the kernel's
+# CONFIG_MODULE_SIG_HASH.
+SIGN_MODULE ?= src/kvm-persona.ko
+SIGN_FILE ?= $(KDIR)/scripts/sign-file
+SIGN_HASH ?= $(or $(shell sed -n 's/^CONFIG_MODULE_SIG_HASH="\(.*\)"$$/\1/p' \
+	$(KDIR)/.config 2>/dev/null),sha256)
+SIG_MAGIC := ~Module signature appended~
+sign:
+	@if [ -z "$(SIGN_KEY)" ] || [ -z "$(SIGN_CERT)" ]; then \
+		echo "usage: make sign SIGN_KEY=key.pem SIGN_CERT=cert.der [SIGN_HASH=sha256] [SIGN_MODULE=$(SIGN_MODULE)]" >&2; \
+		exit 1; \
+	fi
+	@if [ ! -x "$(SIGN_FILE)" ]; then \
+		echo "no sign-file at $(SIGN_FILE): pass KDIR= or SIGN_FILE=" >&2; \
+		exit 1; \
+	fi
+	@if [ ! -f "$(SIGN_MODULE)" ]; then \
+		echo "$(SIGN_MODULE): no such module: make module first" >&2; \
+		exit 1; \
+	fi
+	@if [ "$$(tail -c 28 "$(SIGN_MODULE)" | head -c 27)" = "$(SIG_MAGIC)" ]; then \
+		echo "$(SIGN_MODULE) is signed already: make module-clean module to rebuild it" >&2; \
+		exit 1; \
+	fi
+	"$(SIGN_FILE)" "$(SIGN_HASH)" "$(SIGN_KEY)" "$(SIGN_CERT)" "$(SIGN_MODULE)"
+
+# The sources DKMS builds (dkms.conf, VERSION, src/, kbuild/), without
+# build products, in DKMS_SRC_ROOT/kvm-persona-VERSION; then
+# "dkms install kvm-persona/VERSION".  See README.md.
+DKMS_SRC_ROOT ?= /usr/src
+DKMS_SRC := $(DKMS_SRC_ROOT)/kvm-persona-$(PERSONA_VERSION)
+dkms-src:
+	@[ -n "$(PERSONA_VERSION)" ] || { echo "no VERSION file" >&2; exit 1; }
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r dkms.conf VERSION src kbuild $(DKMS_SRC)/
+	find $(DKMS_SRC) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name '*.o.d' \
+		-o -name modules.order -o -name Module.symvers \) -delete
 
 # The fast tier (scripts/style.sh; make check runs it first): checkpatch
 # --strict, the layers and the kvm.ko boundary, a W=1 + sparse build of
@@ -130,6 +183,6 @@ clean: module-clean
 	$(MAKE) -C selftests clean 2>/dev/null || true
 
 .PHONY: all module module-anchor debug-kernel module-debug kernel-612 \
-	module-612 deps fuzz boots \
+	module-612 deps fuzz boots sign dkms-src \
 	selftests \
 	check demo bench clean module-clean style

@@ -93,6 +93,20 @@ step "the test host's QEMU (L0, with the nested-SVM fix)"
 # under it.  See "Nested SVM under TCG" in Documentation/testing.rst.
 host_test qemu_l0_builds scripts/qemu-l0.sh
 
+step "module signing (make sign)"
+# scripts/sign-check.sh: make sign with a throwaway key on a copy of the
+# module, checked with modinfo and openssl; its tests are named sign.*.
+sign_check()
+{
+	local log
+	log=$(mktemp)
+	scripts/sign-check.sh --name sign --no-plan --start $((N + 1)) |
+		tee "$log"
+	absorb_summary "$log" || not_ok sign_check_ran
+	rm -f "$log"
+}
+sign_check
+
 step "selftests build"
 host_test selftests_build make -C selftests
 
@@ -209,6 +223,11 @@ vchan_check_run()
 	testhost_script_run scripts/vchan-check.sh 1200 "$name" "$@"
 }
 vchan_check_run vchan
+
+step "DKMS: the module built, installed, loaded and removed by dkms"
+# scripts/dkms-check.sh in a test host made to look like a Debian host
+# with the test kernel installed; tests named dkms.*.
+testhost_script_run scripts/dkms-check.sh 1200 dkms
 
 step "the 32-bit guest: Debian's 686-pae kernel and i386 busybox"
 # The same image recipe with the i386 packages (scripts/i386-deps.sh):

@@ -89,8 +89,11 @@ if ! apt-cache policy qemu-system-x86 2>/dev/null | grep -q bookworm-backports; 
 	apt_update
 fi
 
+# dkms (scripts/dkms-check.sh) Recommends linux-headers-amd64, a kernel
+# package: apt_install never installs recommendations.
 apt_install busybox-static cpio kmod gzip xz-utils rsync bc flex bison \
-	libelf-dev libssl-dev pkg-config sparse zstd e2fsprogs dwarves
+	libelf-dev libssl-dev pkg-config sparse zstd e2fsprogs dwarves \
+	dkms openssl
 
 if ! need_cmd_ver; then
 	apt_update

@@ -37,3 +37,4 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Xen and Hyper-V personalities for stock KVM");
 MODULE_AUTHOR("The kvm-persona developers");
 MODULE_SOFTDEP("pre: kvm");
+MODULE_VERSION(PERSONA_VERSION);
