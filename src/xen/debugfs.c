@@ -36,6 +36,24 @@ static const char * const persona_runstate_names[] = {
 	"running", "runnable", "blocked", "offline",
 };
 
+/*
+ * vCPU @i if it has Xen state.  Callers go by index below online_vcpus,
+ * not kvm_for_each_vcpu(): a vCPU being created sits in kvm.ko's array
+ * before it is online, and is freed again if its creation fails.
+ */
+static struct kvm_vcpu *persona_debugfs_vcpu_at(struct persona_xen_vm *pvm,
+						int i)
+{
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(pvm->kvm, i);
+
+	return vcpu && persona_vcpu_xen_ready(pvm, vcpu) ? vcpu : NULL;
+}
+
+static int persona_debugfs_nr_vcpus(struct persona_xen_vm *pvm)
+{
+	return atomic_read(&pvm->kvm->online_vcpus);
+}
+
 static void persona_debugfs_gpc(struct seq_file *m, const char *name,
 				struct persona_gpc *gpc)
 {
@@ -115,12 +133,14 @@ static void persona_debugfs_vcpu(struct seq_file *m,
 static int persona_debugfs_vcpus_show(struct seq_file *m, void *unused)
 {
 	struct persona_xen_vm *pvm = m->private;
+	int i, n = persona_debugfs_nr_vcpus(pvm);
 	struct kvm_vcpu *vcpu;
-	unsigned long i;
 
-	kvm_for_each_vcpu(i, vcpu, pvm->kvm)
-		if (persona_vcpu_xen_ready(pvm, vcpu))
+	for (i = 0; i < n; i++) {
+		vcpu = persona_debugfs_vcpu_at(pvm, i);
+		if (vcpu)
 			persona_debugfs_vcpu(m, pvm, vcpu);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(persona_debugfs_vcpus);
@@ -177,15 +197,16 @@ static const char * const persona_hcall_names[PERSONA_XEN_HCALL_ROWS] = {
 static void persona_debugfs_hcall_sum(struct persona_xen_vm *pvm, int nr,
 				      u64 *kernel, u64 *vmm)
 {
+	int i, n = persona_debugfs_nr_vcpus(pvm);
 	struct kvm_vcpu *vcpu;
-	unsigned long i;
 
 	*kernel = 0;
 	*vmm = 0;
-	kvm_for_each_vcpu(i, vcpu, pvm->kvm) {
+	for (i = 0; i < n; i++) {
 		struct persona_xen_vcpu *vx;
 
-		if (!persona_vcpu_xen_ready(pvm, vcpu))
+		vcpu = persona_debugfs_vcpu_at(pvm, i);
+		if (!vcpu)
 			continue;
 		vx = persona_xen_vcpu(pvm, vcpu);
 		*kernel += READ_ONCE(vx->hcalls[nr][0]);
@@ -201,6 +222,7 @@ static int persona_debugfs_hypercalls_show(struct seq_file *m, void *unused)
 
 	seq_puts(m, "nr name kernel vmm\n");
 	for (nr = 0; nr < PERSONA_XEN_HCALL_ROWS; nr++) {
+		cond_resched();
 		persona_debugfs_hcall_sum(pvm, nr, &kernel, &vmm);
 		if (kernel || vmm)
 			seq_printf(m, "%d %s %llu %llu\n", nr,

@@ -602,6 +602,31 @@ void persona_evtchn_free_doomed(struct persona_xen_vm *pvm,
 		persona_evtchnfd_free(fd);
 }
 
+/*
+ * debugfs.c's "ports": the outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN) and
+ * where each goes.  A removed port is freed after a grace period of the
+ * VM's kvm->srcu (persona_evtchn_free_doomed()), so that is what the
+ * walk holds.
+ */
+void persona_evtchn_ports_show(struct persona_xen_vm *pvm, struct seq_file *m)
+{
+	struct persona_evtchnfd *fd;
+	unsigned long port;
+	int idx;
+
+	idx = srcu_read_lock(&pvm->kvm->srcu);
+	xa_for_each(&pvm->evtchn_ports, port, fd) {
+		u32 to = READ_ONCE(fd->port.port);
+
+		if (to)
+			seq_printf(m, "send %lu -> vcpu %u port %u\n", port,
+				   READ_ONCE(fd->port.vcpu_id), to);
+		else
+			seq_printf(m, "send %lu -> eventfd\n", port);
+	}
+	srcu_read_unlock(&pvm->kvm->srcu, idx);
+}
+
 /* VM teardown: no vCPU can make a hypercall any more. */
 void persona_evtchn_ports_free(struct persona_xen_vm *pvm)
 {
@@ -617,28 +642,6 @@ void persona_evtchn_ports_free(struct persona_xen_vm *pvm)
  * EVTCHNOP_send on @port.  Ports userspace registered are handled here;
  * any other port is the VMM's (false: the hypercall exits).
  */
-/*
- * debugfs.c's "ports": the outbound ports (KVM_XEN_ATTR_TYPE_EVTCHN) and
- * where each goes.  They are freed after a grace period.
- */
-void persona_evtchn_ports_show(struct persona_xen_vm *pvm, struct seq_file *m)
-{
-	struct persona_evtchnfd *fd;
-	unsigned long port;
-
-	rcu_read_lock();
-	xa_for_each(&pvm->evtchn_ports, port, fd) {
-		u32 to = READ_ONCE(fd->port.port);
-
-		if (to)
-			seq_printf(m, "send %lu -> vcpu %u port %u\n", port,
-				   READ_ONCE(fd->port.vcpu_id), to);
-		else
-			seq_printf(m, "send %lu -> eventfd\n", port);
-	}
-	rcu_read_unlock();
-}
-
 bool persona_evtchn_send_port(struct persona_xen_vm *pvm, u32 port, u64 *r)
 {
 	struct persona_evtchnfd *fd;

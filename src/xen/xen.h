@@ -96,9 +96,10 @@ struct persona_idc_pending {
 	} arg;
 };
 
-/* XENMEM_add_to_physmap of a grant frame, until the VMM completes it. */
+/* Rows of the per-vCPU hypercall counters: numbers 0-63, then the rest. */
 #define PERSONA_XEN_HCALL_ROWS	65
 
+/* XENMEM_add_to_physmap of a grant frame, until the VMM completes it. */
 struct persona_gnt_pending {
 	bool active;
 	u32 idx;
