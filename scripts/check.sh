@@ -314,6 +314,14 @@ elif host_test k612.kernel_builds k612_kernel &&
 	step "Linux 6.12 test host: two Xen guests talking"
 	vchan_check_run k612_vchan \
 		--module "$ROOT/.cache/k612-build/src/kvm-persona.ko"
+
+	step "Linux 6.12 test host: the demo guest through libvirt"
+	testhost_script_run scripts/libvirt-check.sh 900 k612_libvirt \
+		--module "$ROOT/.cache/k612-build/src/kvm-persona.ko"
+
+	step "Linux 6.12 test host: DKMS against the 6.12 kernel's tree"
+	testhost_script_run scripts/dkms-check.sh 1200 k612_dkms \
+		--kdir "$K612_KDIR"
 	TESTHOST_ARGS=()
 fi
 P612=$((PASS - P61)) F612=$((FAIL - F61)) S612=$((SKIP - S61))
