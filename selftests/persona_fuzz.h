@@ -412,52 +412,19 @@ static inline void fz_watchdog_start(const char *name, u64 deadline_s,
  * too: a thread reads every file of every VM's directory until the
  * process ends (KASAN and lockdep on the debug test host watch it).
  */
-#define FZ_DEBUGFS	"/sys/kernel/debug/kvm-persona"
-
 static u64 fz_debugfs_reads;
-
-static inline void fz_debugfs_read_dir(const char *vm)
-{
-	static const char * const files[] = {
-		"config", "vcpus", "ports", "hypercalls",
-	};
-	char path[512], buf[4096];
-	unsigned int i;
-	ssize_t n;
-	int fd;
-
-	for (i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), FZ_DEBUGFS "/%s/%s", vm, files[i]);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			;
-		close(fd);
-		/* A VM torn down meanwhile reads EIO. */
-		if (!n)
-			__atomic_add_fetch(&fz_debugfs_reads, 1,
-					   __ATOMIC_RELAXED);
-	}
-}
 
 static inline void *fz_debugfs_thread(void *arg)
 {
-	struct dirent *d;
-	DIR *dir;
+	long n;
 
 	for (;;) {
-		dir = opendir(FZ_DEBUGFS);
-		if (!dir) {
-			usleep(100000);
-			continue;
-		}
-		while ((d = readdir(dir)))
-			if (d->d_name[0] != '.')
-				fz_debugfs_read_dir(d->d_name);
-		closedir(dir);
+		n = persona_debugfs_read_vms();
+		if (n > 0)
+			__atomic_add_fetch(&fz_debugfs_reads, n,
+					   __ATOMIC_RELAXED);
 		/* An operator's pace, not a busy loop starving the vCPUs. */
-		usleep(5000);
+		usleep(n < 0 ? 100000 : 5000);
 	}
 	return NULL;
 }

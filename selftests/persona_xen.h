@@ -22,6 +22,7 @@
 #define PERSONA_XEN_H
 
 #include <assert.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -924,6 +925,49 @@ static inline void persona_dump_vcpu(int vcpu_fd, const char *who)
 	       ev.interrupt.injected, ev.interrupt.nr, ev.interrupt.soft,
 	       ev.interrupt.shadow, ev.nmi.injected, ev.nmi.pending);
 	fflush(stdout);
+}
+
+/*
+ * The module's per-VM debugfs directories (Documentation/abi.rst,
+ * "Observing a VM"): read every file of every VM once, as an operator
+ * would.  Returns how many files were read whole (a VM torn down
+ * meanwhile reads EIO), or -1 if there is no directory.
+ */
+#define PERSONA_DEBUGFS		"/sys/kernel/debug/kvm-persona"
+
+static inline long persona_debugfs_read_vms(void)
+{
+	static const char * const files[] = {
+		"config", "vcpus", "ports", "hypercalls",
+	};
+	char path[512], buf[4096];
+	struct dirent *d;
+	unsigned int i;
+	long reads = 0;
+	ssize_t n;
+	DIR *dir;
+	int fd;
+
+	dir = opendir(PERSONA_DEBUGFS);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		for (i = 0; i < ARRAY_SIZE(files); i++) {
+			snprintf(path, sizeof(path), PERSONA_DEBUGFS "/%s/%s",
+				 d->d_name, files[i]);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				;
+			close(fd);
+			reads += !n;
+		}
+	}
+	closedir(dir);
+	return reads;
 }
 
 #endif /* PERSONA_XEN_H */

@@ -14,7 +14,6 @@
  *  - reading every file in a loop while VMs run and are destroyed is safe
  *    (the debug test host's KASAN and lockdep watch it).
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mount.h>
@@ -25,7 +24,7 @@
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define DEBUGFS		"/sys/kernel/debug"
-#define PERSONA_DIR	DEBUGFS "/kvm-persona"
+#define PERSONA_DIR	PERSONA_DEBUGFS
 
 #define TPORT		13	/* the timer's port */
 #define LOOP_PORT	20	/* EVTCHNOP_send target, delivered to itself */
@@ -391,35 +390,14 @@ struct reader {
 
 static void *reader_thread(void *arg)
 {
-	static const char * const files[] = {
-		"config", "vcpus", "ports", "hypercalls",
-	};
 	struct reader *r = arg;
-	char path[512];
-	struct dirent *d;
-	unsigned int i;
-	DIR *dir;
+	long n;
 
 	while (!READ_ONCE(r->stop)) {
-		dir = opendir(PERSONA_DIR);
-		if (!dir)
+		n = persona_debugfs_read_vms();
+		if (n < 0)
 			return NULL;
-		while ((d = readdir(dir))) {
-			if (d->d_name[0] == '.')
-				continue;
-			for (i = 0; i < ARRAY_SIZE(files); i++) {
-				char *s;
-
-				snprintf(path, sizeof(path), PERSONA_DIR "/%s/%s",
-					 d->d_name, files[i]);
-				s = slurp(path);
-				if (s)
-					__atomic_add_fetch(&r->reads, 1,
-							   __ATOMIC_RELAXED);
-				free(s);
-			}
-		}
-		closedir(dir);
+		__atomic_add_fetch(&r->reads, n, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
