@@ -66,6 +66,21 @@ BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test
 	      xen_interdomain_test xen_grant_test xen_observe_test"
 SHINFO_UPSTREAM_RUNS=3
+# ... as SCHED_FIFO where the kernel has the fair server (6.12).  Right
+# after RUNSTATE_DATA zeroes the runnable time, its guest asserts that it
+# is still 0, so a wait of its vCPU thread for a CPU in between (stolen
+# time, runnable in Xen, upstream KVM and here) fails it.  In the test
+# host, a kworker or rcu_sched preempts a SCHED_OTHER test about once a
+# run and now and then in that window, on upstream kvm.ko's own Xen too
+# (scripts/shinfo-preempt.sh, Documentation/testing.rst); CFS tasks cannot
+# preempt SCHED_FIFO.  The assertions are unchanged, and its steal-time
+# check still sees stolen time.  Without the fair server (6.1), a FIFO
+# vCPU spinning in its guest starves the CFS kworkers that inject some of
+# its interrupts, and the test's 1 s delivery alarms fire: SCHED_OTHER.
+SHINFO_UPSTREAM_SCHED=()
+if [ -d /sys/kernel/debug/sched/fair_server ]; then
+	SHINFO_UPSTREAM_SCHED=(chrt -f 1)
+fi
 # The fuzzers, in phase 2 with the same condition; they print their seed.
 FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle xen_fuzz_domains"
 SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
@@ -135,12 +150,13 @@ run_upstream()
 expect_upstream()
 {
 	local name=$1 prog=$UPSTREAM/$2 want=$3
+	shift 3
 	if [ ! -x "$prog" ]; then
 		not_ok "$name"
 		note "$prog: missing (run make -C selftests)"
 		return
 	fi
-	run_prog "$name" "$prog"
+	run_prog "$name" "$@" "$prog"
 	if [ "$RC" = "$want" ]; then
 		ok "$name"
 	else
@@ -325,9 +341,10 @@ shinfo_tests()
 	for t in $SHINFO_TESTS; do
 		run_own "$prefix" module "$t"
 	done
+	note "upstream xen_shinfo_test: ${SHINFO_UPSTREAM_SCHED[*]:-SCHED_OTHER}"
 	for n in $(seq 1 "$SHINFO_UPSTREAM_RUNS"); do
 		expect_upstream "$prefix.upstream_xen_shinfo_test.$n" \
-			xen_shinfo_test 0
+			xen_shinfo_test 0 "${SHINFO_UPSTREAM_SCHED[@]}"
 	done
 }
 
