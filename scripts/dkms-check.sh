@@ -59,14 +59,8 @@ if [ -z "${DKMS_CHECK_NS:-}" ]; then
 		"$0" "${ARGS[@]}"
 fi
 
-N=$((START - 1))
-PASS=0
-FAIL=0
-ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N $NAME.$1${2:+ # $2}"; }
-not_ok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N $NAME.$1${2:+ # $2}"; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2" "${3:-}"; fi; }
-note() { echo "# $*"; }
-diag() { sed -u 's/^/# /'; }
+# shellcheck source=scripts/lib-ktap.sh
+. "$ROOT/scripts/lib-ktap.sh"
 
 KDIR=
 # shellcheck disable=SC1091
@@ -83,11 +77,11 @@ cleanup()
 {
 	[ -z "$LOADED" ] || rmmod "$MODNAME" 2>/dev/null || true
 	# Also after an early exit: the caller counts from this line.
-	echo "$PASS passed, $FAIL failed"
+	ktap_summary
 }
 trap cleanup EXIT
 
-[ -n "$PLAN" ] && { echo "TAP version 13"; echo "1..14"; }
+ktap_plan 14
 note "kvm-persona $VERSION, kernel $KVER, $(dkms --version 2>&1)"
 
 # KVM_CHECK_EXTENSION(KVM_CAP_XEN_HVM) on /dev/kvm.

@@ -36,13 +36,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-N=$((START - 1))
-PASS=0
-FAIL=0
-ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N $NAME.$1${2:+ # $2}"; }
-not_ok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N $NAME.$1${2:+ # $2}"; }
-check() { if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2" "${3:-}"; fi; }
-diag() { sed -u 's/^/# /'; }
+# shellcheck source=scripts/lib-ktap.sh
+. "$ROOT/scripts/lib-ktap.sh"
 
 KO=src/kvm-persona.ko
 CN="kvm-persona sign-check throwaway key"
@@ -51,11 +46,11 @@ cleanup()
 {
 	rm -rf "$W"
 	# Also after an early exit: the caller counts from this line.
-	echo "$PASS passed, $FAIL failed"
+	ktap_summary
 }
 trap cleanup EXIT
 
-[ -n "$PLAN" ] && { echo "TAP version 13"; echo "1..12"; }
+ktap_plan 12
 if [ ! -f "$KO" ]; then
 	echo "# $KO: not built (make module)"
 	not_ok module_built

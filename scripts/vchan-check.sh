@@ -49,12 +49,8 @@ while [ $# -gt 0 ]; do
 done
 
 PARAM=/sys/module/kvm_persona/parameters/domains
-N=$((START - 1))
-PASS=0
-FAIL=0
-ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N $NAME.$1${2:+ # $2}"; }
-not_ok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N $NAME.$1${2:+ # $2}"; }
-note() { echo "# $*"; }
+# shellcheck source=scripts/lib-ktap.sh
+. "$ROOT/scripts/lib-ktap.sh"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/vchan.XXXXXX")
 pids=()
@@ -68,11 +64,11 @@ cleanup()
 	[ -z "$OUT" ] || { mkdir -p "$OUT" && cp "$W"/*.log "$OUT"/ 2>/dev/null; } || true
 	rm -rf "$W"
 	# Also after an early exit: the caller counts from this line.
-	echo "$PASS passed, $FAIL failed"
+	ktap_summary
 }
 trap cleanup EXIT
 
-[ -n "$PLAN" ] && { echo "TAP version 13"; echo "1..17"; }
+ktap_plan 17
 if ! grep -q '^kvm_persona ' /proc/modules; then
 	insmod "$KO" || { not_ok module_loads; exit 1; }
 fi
