@@ -166,7 +166,7 @@ wait "${pids[1]}" || rc_b=$?
 pids=()
 
 fact() { sed -n "s/.*| PERSONA-FACT $2=//p" "$W/$1.log" | head -n 1 | tr -d '\r'; }
-check() # name guest key want
+fact_is() # name guest key want
 {
 	local got
 	got=$(fact "$2" "$3")
@@ -176,19 +176,19 @@ check() # name guest key want
 		not_ok "$1" "$2: $3=${got:-missing}, want $4"
 	fi
 }
-check copy_from_peer b vchan_copy_from_peer ok
-check copy_to_peer b vchan_copy_to_peer ok
-check rx_data a vchan_rx_data ok
-check notify_a_to_b b vchan_notify_both_ways ok
-check notify_b_to_a a vchan_rx_notify ok
-check rtt_rounds b vchan_rtt_rounds 2000
-check echoed a vchan_echoed 2001
-check grant_ended b vchan_grant_ended -1
-check peer_gone b vchan_peer_gone -2
-check notify_after_peer_gone b vchan_notify_after_peer_gone ok
-check tcp_rounds b tcp_rtt_rounds 2000
-check exit_a a vchan_exit 0
-check exit_b b vchan_exit 0
+fact_is copy_from_peer b vchan_copy_from_peer ok
+fact_is copy_to_peer b vchan_copy_to_peer ok
+fact_is rx_data a vchan_rx_data ok
+fact_is notify_a_to_b b vchan_notify_both_ways ok
+fact_is notify_b_to_a a vchan_rx_notify ok
+fact_is rtt_rounds b vchan_rtt_rounds 2000
+fact_is echoed a vchan_echoed 2001
+fact_is grant_ended b vchan_grant_ended -1
+fact_is peer_gone b vchan_peer_gone -2
+fact_is notify_after_peer_gone b vchan_notify_after_peer_gone ok
+fact_is tcp_rounds b tcp_rtt_rounds 2000
+fact_is exit_a a vchan_exit 0
+fact_is exit_b b vchan_exit 0
 note "notification round trip $(fact b vchan_rtt_us) us," \
      "grant copy $(fact b vchan_copy_mbps) MB/s" \
      "($(fact b vchan_copy_bytes) bytes in 1 s);" \

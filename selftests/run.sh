@@ -146,7 +146,8 @@ run_upstream()
 	esac
 }
 
-# An upstream selftest that must end with exit status $3.
+# An upstream selftest that must end with exit status $3; the remaining
+# arguments, if any, are a command it runs under (e.g. chrt -f 1).
 expect_upstream()
 {
 	local name=$1 prog=$UPSTREAM/$2 want=$3
