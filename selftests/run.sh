@@ -66,7 +66,7 @@ BASELINE_TESTS="hyperv_features hyperv_clock hyperv_cpuid kvm_pv_test
 SHINFO_TESTS="xen_shinfo_attr_test xen_evtchn_test xen_timer_poll_test
 	      xen_interdomain_test xen_grant_test xen_observe_test"
 SHINFO_UPSTREAM_RUNS=3
-# ... as SCHED_FIFO where the kernel has the fair server (6.12).  Right
+# Not as SCHED_FIFO, though that closes a race of the test.  Right
 # after RUNSTATE_DATA zeroes the runnable time, its guest asserts that it
 # is still 0, so a wait of its vCPU thread for a CPU in between (stolen
 # time, runnable in Xen, upstream KVM and here) fails it.  In the test
@@ -77,10 +77,9 @@ SHINFO_UPSTREAM_RUNS=3
 # check still sees stolen time.  Without the fair server (6.1), a FIFO
 # vCPU spinning in its guest starves the CFS kworkers that inject some of
 # its interrupts, and the test's 1 s delivery alarms fire: SCHED_OTHER.
+# That was tried on 6.12 and withdrawn: one FIFO run in CI hung past
+# 5 minutes (testing.rst).  Until that is understood, SCHED_OTHER.
 SHINFO_UPSTREAM_SCHED=()
-if [ -d /sys/kernel/debug/sched/fair_server ]; then
-	SHINFO_UPSTREAM_SCHED=(chrt -f 1)
-fi
 # The fuzzers, in phase 2 with the same condition; they print their seed.
 FUZZ_TESTS="xen_fuzz_guest xen_fuzz_vmm xen_fuzz_lifecycle xen_fuzz_domains"
 SHINFO_CAP=4	# KVM_XEN_HVM_CONFIG_SHARED_INFO
