@@ -8,11 +8,11 @@
 # the vCPU thread waits for a host CPU between that ioctl and the guest's
 # read is stolen time, which Xen and upstream KVM (and we) account as
 # runnable: a preemption of the test in that window fails it.  In the test
-# host, housekeeping kthreads (rcu_sched, kworkers) preempt the test ~20
-# times a run, so the window is hit now and then; this script makes it
+# host, housekeeping kthreads (rcu_sched, kworkers) preempt the test about
+# once a run, so the window is hit now and then; this script makes it
 # likely with a competitor, cpu_burst, pinned to the test's CPU at nice
 # -20, and runs the test under both scheduling policies: SCHED_OTHER, and
-# SCHED_FIFO as selftests/run.sh runs it, which CFS tasks cannot preempt.
+# SCHED_FIFO, which CFS tasks cannot preempt (run.sh tried it and withdrew it).
 #
 # Runs INSIDE the test host, as root, from the project root, with the
 # module loaded (or on the anchor kernel, for upstream kvm.ko's own Xen):
