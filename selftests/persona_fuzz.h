@@ -301,6 +301,8 @@ fz_fail(const char *fmt, ...)
 	fz_out("# FAIL (pid %d, seed=%llu): %s\n", getpid(),
 	       (unsigned long long)fz_seed, msg);
 	fz_ring_dump();
+	/* Again below the ring: a log cut to its tail still names the cause. */
+	fz_out("# FAIL (seed=%llu): %s\n", (unsigned long long)fz_seed, msg);
 	_exit(1);
 }
 
@@ -350,6 +352,8 @@ static void fz_sigalrm(int sig)
 	       (unsigned long long)fz_seed);
 	fz_ring_dump();
 	fz_dump_stacks(getpid());
+	fz_out("# FAIL: %s: SIGALRM watchdog fired (seed=%llu)\n", fz_name,
+	       (unsigned long long)fz_seed);
 	_exit(1);
 }
 
@@ -385,6 +389,8 @@ static void *fz_watchdog(void *arg)
 		fz_dump_stacks(getpid());
 		if (fz_watchdog_extra)
 			fz_watchdog_extra();
+		fz_out("# FAIL: %s: HUNG for %llu s (seed=%llu)\n", fz_name,
+		       (unsigned long long)still, (unsigned long long)fz_seed);
 		_exit(1);
 	}
 	return NULL;
