@@ -24,7 +24,6 @@
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define DEBUGFS		"/sys/kernel/debug"
-#define PERSONA_DIR	PERSONA_DEBUGFS
 
 #define TPORT		13	/* the timer's port */
 #define LOOP_PORT	20	/* EVTCHNOP_send target, delivered to itself */
@@ -96,7 +95,7 @@ static bool __observe_missing(struct __test_metadata *_metadata)
 
 static void vm_dir(struct xvm *x, char *buf, size_t len)
 {
-	snprintf(buf, len, PERSONA_DIR "/%d-%d", getpid(), x->vm->fd);
+	snprintf(buf, len, PERSONA_DEBUGFS "/%d-%d", getpid(), x->vm->fd);
 }
 
 static char *vm_file(struct xvm *x, const char *name)
@@ -296,7 +295,7 @@ TEST(debugfs_shows_the_vm)
 
 	if (observe_missing())
 		return;
-	ASSERT_TRUE(fs_ready(DEBUGFS, PERSONA_DIR, "debugfs"));
+	ASSERT_TRUE(fs_ready(DEBUGFS, PERSONA_DEBUGFS, "debugfs"));
 
 	xvm_create(&x, 2, 0);
 	vm_dir(&x, dir, sizeof(dir));
@@ -411,7 +410,7 @@ TEST(debugfs_read_while_vms_come_and_go)
 
 	if (observe_missing())
 		return;
-	ASSERT_TRUE(fs_ready(DEBUGFS, PERSONA_DIR, "debugfs"));
+	ASSERT_TRUE(fs_ready(DEBUGFS, PERSONA_DEBUGFS, "debugfs"));
 	for (i = 0; i < 2; i++)
 		ASSERT_EQ(0, pthread_create(&th[i], NULL, reader_thread, &r));
 	for (i = 0; i < 12; i++) {
